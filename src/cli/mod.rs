@@ -1,0 +1,117 @@
+//! The command line: clap definitions and dispatch. Each command lives in its own file.
+
+mod demo;
+mod doctor;
+mod env_check;
+mod migrate;
+mod seed;
+mod status;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use color_eyre::eyre::{Result, WrapErr};
+
+use crate::config::{Config, Overrides};
+use crate::store::{OpenMode, Store};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "syncdeck",
+    version,
+    about = "Operations console and sync engine for the concert/setlist catalog"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct GlobalArgs {
+    /// Database to use (overrides DATABASE_URL): postgres://… or sqlite://PATH.
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Read this file instead of ./.env.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub env_file: Option<PathBuf>,
+    /// Where the embedded database and logs live (default: the user's data dir; env SYNCDECK_DATA_DIR).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Monochrome output (same as NO_COLOR=1).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Fresh embedded SQLite with seeded demo artists (no keys needed).
+    Demo(demo::DemoArgs),
+    /// Per-artist status: one line each, or --json.
+    Status(status::StatusArgs),
+    /// Check the environment and secrets.
+    Env {
+        #[command(subcommand)]
+        command: EnvCommand,
+    },
+    /// Inspect the database for what would break a sync, with the SQL to fix it.
+    Doctor(doctor::DoctorArgs),
+    /// Create or update the schema: the app's tables (fresh database only), syncdeck's and the job queue's.
+    Migrate,
+    /// Insert demo artists from the deterministic catalog.
+    Seed(seed::SeedArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EnvCommand {
+    /// Each variable (set, from where, redacted preview, verdict) and a live database check.
+    Check(env_check::EnvCheckArgs),
+}
+
+impl GlobalArgs {
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            database_url: self.database_url.clone(),
+            env_file: self.env_file.clone(),
+            data_dir: self.data_dir.clone(),
+            no_color: self.no_color,
+        }
+    }
+}
+
+/// Loads the configuration, failing with a message that says what to fix.
+pub fn load_config(global: &GlobalArgs) -> Result<Config> {
+    let config = Config::load(&global.overrides()).wrap_err("invalid configuration")?;
+    for w in &config.warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(config)
+}
+
+/// Opens the configured database; `Existing` never creates one.
+pub async fn open_store(config: &Config, mode: OpenMode) -> Result<Store> {
+    Store::open(&config.database, mode)
+        .await
+        .wrap_err("cannot open the database")
+}
+
+/// Runs the parsed command line; returns the process exit code.
+pub async fn run(cli: Cli) -> Result<i32> {
+    match cli.command {
+        None => {
+            eprintln!(
+                "the interactive console is not built yet; try `syncdeck demo`, `syncdeck status` or `syncdeck --help`"
+            );
+            Ok(2)
+        }
+        Some(Command::Demo(args)) => demo::run(&cli.global, args).await,
+        Some(Command::Status(args)) => status::run(&cli.global, args).await,
+        Some(Command::Env {
+            command: EnvCommand::Check(args),
+        }) => env_check::run(&cli.global, args).await,
+        Some(Command::Doctor(args)) => doctor::run(&cli.global, args).await,
+        Some(Command::Migrate) => migrate::run(&cli.global).await,
+        Some(Command::Seed(args)) => seed::run(&cli.global, args).await,
+    }
+}

@@ -1,0 +1,17 @@
+//! syncdeck: the operations console and sync engine for the concert/setlist catalog.
+//!
+//! Layers, each using only the ones above it (design.md):
+//! 1. [`config`]: environment, `.env` and flags into one `Config`; secrets that cannot be printed.
+//! 2. [`store`]: SQLite (embedded default) or Postgres, migrations, upserts on natural keys.
+//! 3. `providers`: the three API clients on one HTTP layer.
+//! 4. `engine`: the per-artist pipeline on apalis.
+//! 5. [`cli`] and `tui`: the two front ends.
+//! 6. `fake`: simulated providers; shares only the [`catalog`] generator.
+
+pub mod catalog;
+pub mod checks;
+pub mod cli;
+pub mod config;
+pub mod logging;
+pub mod store;
+pub mod text;

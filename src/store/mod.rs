@@ -1,0 +1,251 @@
+//! The store: one API over SQLite (embedded default) and Postgres (Supabase or any other).
+//!
+//! Layer 2 of the design. Every write is an upsert on a natural key, so reruns converge.
+
+pub mod artists;
+pub mod dialect;
+mod error;
+pub mod inspect;
+pub mod migrate;
+pub mod sync_status;
+pub mod time;
+pub mod upsert;
+
+pub use dialect::Backend;
+pub use error::{StoreError, describe_sqlx};
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+use crate::config::DatabaseUrl;
+
+/// A connection pool on one of the two backends.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs the same body against whichever pool `$db` holds; `$b` is bound to its [`Backend`].
+/// The body is type-checked once per backend, so one query text serves both.
+#[macro_export]
+macro_rules! with_pool {
+    ($db:expr, $p:ident, $b:ident => $body:expr) => {
+        match $db {
+            $crate::store::Db::Sqlite($p) => {
+                #[allow(unused_variables)]
+                let $b = $crate::store::Backend::Sqlite;
+                $body
+            }
+            $crate::store::Db::Postgres($p) => {
+                #[allow(unused_variables)]
+                let $b = $crate::store::Backend::Postgres;
+                $body
+            }
+        }
+    };
+}
+
+/// Like [`with_pool!`] for an open transaction: `$c` is the transaction's connection.
+#[macro_export]
+macro_rules! with_tx {
+    ($tx:expr, $c:ident, $b:ident => $body:expr) => {
+        match $tx {
+            $crate::store::Tx::Sqlite(t) => {
+                let $c = &mut **t;
+                #[allow(unused_variables)]
+                let $b = $crate::store::Backend::Sqlite;
+                $body
+            }
+            $crate::store::Tx::Postgres(t) => {
+                let $c = &mut **t;
+                #[allow(unused_variables)]
+                let $b = $crate::store::Backend::Postgres;
+                $body
+            }
+        }
+    };
+}
+
+/// An open transaction on either backend. Upserts take one, so a caller can make one part of a
+/// sync all-or-nothing.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await,
+            Tx::Postgres(t) => t.commit().await,
+        }
+        .map_err(|e| StoreError::query("committing a transaction", e))
+    }
+
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(t) => t.rollback().await,
+            Tx::Postgres(t) => t.rollback().await,
+        }
+        .map_err(|e| StoreError::query("rolling back a transaction", e))
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Postgres(_) => Backend::Postgres,
+        }
+    }
+}
+
+/// How to open the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Create the SQLite file (and its directory) when missing: `migrate`, `seed`, `demo`.
+    Create,
+    /// Open only what exists: `status`, `env check`, `doctor` never create a database.
+    Existing,
+}
+
+/// The store: a pool plus where it points, for display.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub db: Db,
+    location: String,
+}
+
+impl Store {
+    /// Opens the database. SQLite gets WAL, `synchronous=NORMAL`, a busy timeout and foreign keys
+    /// on every connection (apalis's own setup, which turns `synchronous` off, is never called).
+    pub async fn open(url: &DatabaseUrl, mode: OpenMode) -> Result<Self, StoreError> {
+        match url {
+            DatabaseUrl::Sqlite { path, memory } => {
+                let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+                if let (false, OpenMode::Create, Some(dir)) = (*memory, mode, dir) {
+                    std::fs::create_dir_all(dir).map_err(|e| StoreError::SqliteOpen {
+                        path: path.clone(),
+                        reason: format!("cannot create its directory {}: {e}", dir.display()),
+                    })?;
+                }
+                if !memory && mode == OpenMode::Existing && !path.exists() {
+                    return Err(StoreError::SqliteOpen {
+                        path: path.clone(),
+                        reason: "the file does not exist; run `syncdeck migrate` to create it (or check DATABASE_URL)".into(),
+                    });
+                }
+                let options = if *memory {
+                    SqliteConnectOptions::from_str("sqlite::memory:")
+                        .map_err(|e| StoreError::Invalid(e.to_string()))?
+                } else {
+                    SqliteConnectOptions::new()
+                        .filename(path)
+                        .create_if_missing(mode == OpenMode::Create)
+                }
+                .journal_mode(if *memory {
+                    SqliteJournalMode::Memory
+                } else {
+                    SqliteJournalMode::Wal
+                })
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true);
+                let pool = SqlitePoolOptions::new()
+                    // An in-memory database exists per connection: keep exactly one.
+                    .max_connections(if *memory { 1 } else { 8 })
+                    .min_connections(if *memory { 1 } else { 0 })
+                    .idle_timeout(if *memory {
+                        None
+                    } else {
+                        Some(Duration::from_secs(300))
+                    })
+                    .acquire_timeout(Duration::from_secs(15))
+                    .connect_with(options)
+                    .await
+                    .map_err(|e| StoreError::SqliteOpen {
+                        path: path.clone(),
+                        reason: describe_sqlx(&e),
+                    })?;
+                Ok(Store {
+                    db: Db::Sqlite(pool),
+                    location: path.display().to_string(),
+                })
+            }
+            DatabaseUrl::Postgres { url: raw } => {
+                let location = url.display_location();
+                let options = PgConnectOptions::from_str(raw)
+                    .map_err(|e| StoreError::PostgresConnect {
+                        location: location.clone(),
+                        reason: format!("bad URL: {}", describe_sqlx(&e)),
+                    })?
+                    .application_name("syncdeck");
+                let pool = PgPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await
+                    .map_err(|e| StoreError::PostgresConnect {
+                        location: location.clone(),
+                        reason: describe_sqlx(&e),
+                    })?;
+                Ok(Store {
+                    db: Db::Postgres(pool),
+                    location,
+                })
+            }
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.db {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// `sqlite /path/to/file.db` or `postgres host:5432/db`: never a password.
+    pub fn describe(&self) -> String {
+        format!("{} {}", self.backend().name(), self.location)
+    }
+
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        match &self.db {
+            // IMMEDIATE takes the write lock up front, so a read-then-write never fails to upgrade.
+            Db::Sqlite(p) => p.begin_with("BEGIN IMMEDIATE").await.map(Tx::Sqlite),
+            Db::Postgres(p) => p.begin().await.map(Tx::Postgres),
+        }
+        .map_err(|e| StoreError::query("starting a transaction", e))
+    }
+
+    pub async fn close(&self) {
+        match &self.db {
+            Db::Sqlite(p) => p.close().await,
+            Db::Postgres(p) => p.close().await,
+        }
+    }
+
+    /// Fails with [`StoreError::NotMigrated`] unless syncdeck's and the app's tables exist.
+    pub async fn require_migrated(&self) -> Result<(), StoreError> {
+        let tables = inspect::present_tables(self).await?;
+        let missing: Vec<&str> = inspect::REQUIRED_TABLES
+            .iter()
+            .copied()
+            .filter(|t| !tables.contains(*t))
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(StoreError::NotMigrated {
+                missing: missing.join(", "),
+            })
+        }
+    }
+}
