@@ -13,5 +13,6 @@ pub mod checks;
 pub mod cli;
 pub mod config;
 pub mod logging;
+pub mod providers;
 pub mod store;
 pub mod text;

@@ -1,0 +1,292 @@
+//! The HTTP layer the three clients share: rate limiting, a per-request timeout, retries with
+//! capped exponential backoff and full jitter that obey `Retry-After`, budget counting, and
+//! errors mapped into [`ProviderError`] with every key scrubbed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use reqwest::header::HeaderMap;
+use reqwest::{RequestBuilder, StatusCode};
+
+use super::budget::Budget;
+use super::error::{Provider, ProviderError};
+use super::limiter::{Limiter, Rate};
+use super::redact::{redact_url, scrub};
+
+/// How one provider's requests are paced and retried. All overridable.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub rate: Rate,
+    pub timeout: Duration,
+    /// Attempts of one request, the first included.
+    pub max_attempts: u32,
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+    /// Longest `Retry-After` obeyed by sleeping; longer ones end the request as rate-limited.
+    pub max_retry_after: Duration,
+    /// Wait after a 429 that names no `Retry-After` (setlist.fm's API gateway sends none).
+    pub default_retry_after: Duration,
+    pub daily_limit: Option<u64>,
+}
+
+impl HttpSettings {
+    pub fn for_provider(provider: Provider) -> HttpSettings {
+        let base = HttpSettings {
+            rate: Rate::per_second(5),
+            timeout: Duration::from_secs(20),
+            max_attempts: 4,
+            base_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(20),
+            max_retry_after: Duration::from_secs(60),
+            default_retry_after: Duration::from_secs(2),
+            daily_limit: None,
+        };
+        match provider {
+            // 5 req/s and 5,000 a day per key (apis.md 1.3).
+            Provider::Ticketmaster => HttpSettings { daily_limit: Some(5000), ..base },
+            // No published number; a rolling 30 s window. 10/s is well inside what is seen.
+            Provider::Spotify => HttpSettings { rate: Rate::per_second(10), ..base },
+            // About 1 req/s and 1,440 a day for a standard key.
+            Provider::Setlistfm => HttpSettings { rate: Rate::per_second(1), daily_limit: Some(1440), ..base },
+        }
+    }
+}
+
+/// A successful answer.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl HttpResponse {
+    /// Parses the body as JSON into `T`; a malformed body is a [`ProviderError::BadResponse`].
+    pub fn json<T: serde::de::DeserializeOwned>(&self, provider: Provider, what: &str) -> Result<T, ProviderError> {
+        serde_json::from_slice(&self.body).map_err(|e| ProviderError::BadResponse {
+            provider,
+            what: format!("{what}: malformed JSON ({e}) in {} bytes", self.body.len()),
+        })
+    }
+}
+
+/// A refused answer, handed to the provider's classifier.
+pub struct ErrorResponse<'a> {
+    pub status: StatusCode,
+    pub headers: &'a HeaderMap,
+    pub body: &'a str,
+}
+
+/// A notice that a request is being retried, for logs and progress events.
+#[derive(Debug, Clone)]
+pub struct RetryNotice {
+    pub provider: Provider,
+    pub attempt: u32,
+    pub wait: Duration,
+    pub reason: String,
+}
+
+pub type RetryHook = Arc<dyn Fn(&RetryNotice) + Send + Sync>;
+
+/// One provider's HTTP client.
+pub struct ProviderHttp {
+    pub provider: Provider,
+    client: reqwest::Client,
+    limiter: Limiter,
+    pub settings: HttpSettings,
+    pub budget: Arc<Budget>,
+    /// Secret values to scrub from any text that leaves this layer.
+    secrets: Vec<String>,
+    on_retry: Option<RetryHook>,
+}
+
+impl std::fmt::Debug for ProviderHttp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderHttp").field("provider", &self.provider).field("settings", &self.settings).finish()
+    }
+}
+
+/// Default mapping of a refused answer; providers refine it for their own bodies.
+pub fn default_classify(provider: Provider, r: &ErrorResponse<'_>) -> ProviderError {
+    let message = first_line(r.body);
+    match r.status.as_u16() {
+        401 | 403 => ProviderError::Auth { provider, status: r.status.as_u16(), message },
+        404 => ProviderError::NotFound { provider, what: message },
+        429 => ProviderError::RateLimited { provider, retry_after: retry_after(r.headers) },
+        408 | 500..=599 => ProviderError::Transient { provider, status: Some(r.status.as_u16()), message },
+        s => ProviderError::Rejected { provider, status: s, message },
+    }
+}
+
+/// A short, single-line excerpt of a body (HTML pages reduced to their text's start).
+pub fn first_line(body: &str) -> String {
+    let text = if looks_like_html(body) { "an HTML error page".to_string() } else { body.trim().to_string() };
+    crate::text::truncate(&crate::text::sanitize(text.lines().next().unwrap_or("")), 200)
+}
+
+pub fn looks_like_html(body: &str) -> bool {
+    let t = body.trim_start();
+    t.starts_with('<') && t.get(..200).unwrap_or(t).to_ascii_lowercase().contains("html")
+}
+
+/// `Retry-After` in seconds or as an HTTP date.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = DateTime::parse_from_rfc2822(v).ok()?.with_timezone(&Utc);
+    (at - Utc::now()).to_std().ok()
+}
+
+impl ProviderHttp {
+    pub fn new(provider: Provider, settings: HttpSettings, secrets: Vec<String>) -> Result<ProviderHttp, ProviderError> {
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("syncdeck/", env!("CARGO_PKG_VERSION")))
+            .gzip(true)
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| ProviderError::Transient { provider, status: None, message: format!("cannot build the HTTP client: {e}") })?;
+        Ok(ProviderHttp {
+            provider,
+            client,
+            limiter: Limiter::new(settings.rate),
+            budget: Arc::new(Budget::new(settings.daily_limit)),
+            settings,
+            secrets,
+            on_retry: None,
+        })
+    }
+
+    pub fn with_retry_hook(mut self, hook: RetryHook) -> Self {
+        self.on_retry = Some(hook);
+        self
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// Scrubs every known secret out of `text`.
+    pub fn scrub(&self, text: &str) -> String {
+        let secrets: Vec<&str> = self.secrets.iter().map(String::as_str).collect();
+        scrub(text, &secrets)
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self.settings.base_backoff.saturating_mul(1u32 << attempt.min(16).saturating_sub(1));
+        let cap = exp.min(self.settings.max_backoff);
+        // Full jitter: anywhere in [cap/2, cap], so retries of many workers spread out.
+        let half = cap / 2;
+        half + half.mul_f64(rand::random::<f64>())
+    }
+
+    /// Sends the request `build` makes (called again for each attempt), paced and retried.
+    /// `classify` maps a refused answer to an error; `expect_json` treats an HTML 2xx body
+    /// (a proxy's error page) as transient.
+    pub async fn send(
+        &self,
+        build: impl Fn(&reqwest::Client) -> RequestBuilder,
+        classify: impl Fn(&ErrorResponse<'_>) -> ProviderError,
+        expect_json: bool,
+    ) -> Result<HttpResponse, ProviderError> {
+        let provider = self.provider;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.limiter.until_ready().await;
+            let request = build(&self.client).build().map_err(|e| ProviderError::Rejected {
+                provider,
+                status: 0,
+                message: self.scrub(&format!("cannot build the request: {}", e.without_url())),
+            })?;
+            let shown_url = redact_url(request.url());
+            self.budget.count_call(Utc::now());
+            let started = tokio::time::Instant::now();
+            let outcome = tokio::time::timeout(self.settings.timeout, async {
+                let resp = self.client.execute(request).await?;
+                let status = resp.status();
+                let headers = resp.headers().clone();
+                let body = resp.bytes().await?;
+                Ok::<_, reqwest::Error>((status, headers, body))
+            })
+            .await;
+            let error = match outcome {
+                Err(_) => ProviderError::Transient {
+                    provider,
+                    status: None,
+                    message: format!("no answer within {} s", self.settings.timeout.as_secs()),
+                },
+                Ok(Err(e)) => ProviderError::Transient { provider, status: None, message: self.scrub(&describe_reqwest(&e)) },
+                Ok(Ok((status, headers, body))) => {
+                    tracing::debug!(provider = %provider, url = %shown_url, status = status.as_u16(), ms = started.elapsed().as_millis() as u64, "request");
+                    let text = String::from_utf8_lossy(&body);
+                    if status.is_success() && !(expect_json && looks_like_html(&text)) {
+                        return Ok(HttpResponse { status, headers, body });
+                    }
+                    if status.is_success() {
+                        ProviderError::Transient { provider, status: Some(status.as_u16()), message: "an HTML page instead of JSON".into() }
+                    } else {
+                        let scrubbed = self.scrub(&text);
+                        classify(&ErrorResponse { status, headers: &headers, body: &scrubbed })
+                    }
+                }
+            };
+            let wait = match &error {
+                ProviderError::RateLimited { retry_after: Some(d), .. } if *d > self.settings.max_retry_after => None,
+                ProviderError::RateLimited { retry_after, .. } => {
+                    let base = retry_after.unwrap_or(self.settings.default_retry_after);
+                    // Never earlier than asked: retrying early extends the penalty.
+                    Some(base + Duration::from_millis((rand::random::<f64>() * 250.0) as u64))
+                }
+                ProviderError::Transient { .. } => Some(self.backoff(attempt)),
+                _ => None,
+            };
+            if let ProviderError::RateLimited { retry_after, .. } = &error {
+                let until = Utc::now() + chrono::Duration::from_std(retry_after.unwrap_or(self.settings.default_retry_after)).unwrap_or_default();
+                self.budget.throttle_until(Some(until));
+            }
+            if let ProviderError::QuotaExhausted { resets_at, .. } = &error {
+                self.budget.throttle_until(*resets_at);
+            }
+            match wait {
+                Some(wait) if attempt < self.settings.max_attempts => {
+                    let notice = RetryNotice { provider, attempt, wait, reason: error.to_string() };
+                    tracing::warn!(provider = %provider, url = %shown_url, attempt, wait_ms = wait.as_millis() as u64, "retrying: {}", notice.reason);
+                    if let Some(hook) = &self.on_retry {
+                        hook(&notice);
+                    }
+                    tokio::time::sleep(wait).await;
+                }
+                _ => {
+                    tracing::warn!(provider = %provider, url = %shown_url, attempt, "request failed: {error}");
+                    return Err(error);
+                }
+            }
+        }
+    }
+}
+
+/// A reqwest error in words, without its URL (which would carry a key).
+fn describe_reqwest(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else if e.is_body() || e.is_decode() {
+        "the connection dropped while reading the answer"
+    } else if e.is_request() {
+        "the request failed"
+    } else {
+        "HTTP error"
+    };
+    let mut detail = String::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        detail = s.to_string();
+        source = s.source();
+    }
+    if detail.is_empty() { kind.to_string() } else { format!("{kind}: {detail}") }
+}
