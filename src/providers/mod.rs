@@ -7,3 +7,4 @@ pub mod limiter;
 pub mod redact;
 
 pub use error::{Provider, ProviderError};
+pub mod ticketmaster;
