@@ -30,7 +30,11 @@ pub async fn run(global: &GlobalArgs, args: EnvCheckArgs) -> Result<i32> {
         snapshot.set("DATABASE_URL", url.clone(), crate::config::Source::Flag);
     }
     let config = Config::from_snapshot(snapshot.clone(), &overrides).ok();
-    let mut report = checks::env_report(config.as_ref(), &snapshot, &[]).await;
+    let probes = config
+        .as_ref()
+        .map(crate::providers::probes::probes)
+        .unwrap_or_default();
+    let mut report = checks::env_report(config.as_ref(), &snapshot, &probes).await;
     if let Some(e) = dotenv_error {
         report
             .checks

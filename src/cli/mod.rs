@@ -3,6 +3,7 @@
 mod demo;
 mod doctor;
 mod env_check;
+mod fake;
 mod migrate;
 mod seed;
 mod status;
@@ -61,6 +62,8 @@ pub enum Command {
     Migrate,
     /// Insert demo artists from the deterministic catalog.
     Seed(seed::SeedArgs),
+    /// Run the fake Ticketmaster, Spotify and setlist.fm APIs on loopback (prints NAME=value lines to export).
+    Fake(fake::FakeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -113,5 +116,6 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Some(Command::Doctor(args)) => doctor::run(&cli.global, args).await,
         Some(Command::Migrate) => migrate::run(&cli.global).await,
         Some(Command::Seed(args)) => seed::run(&cli.global, args).await,
+        Some(Command::Fake(args)) => fake::run(args).await,
     }
 }

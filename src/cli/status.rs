@@ -1,9 +1,17 @@
-//! `syncdeck status [--json]` (filled in by the catalog work).
+//! `syncdeck status [--json]`: every artist with its per-source sync status.
 
+use std::io::Write;
+
+use chrono::Utc;
 use clap::Args;
-use color_eyre::eyre::{Result, bail};
+use color_eyre::eyre::{Result, WrapErr};
+use serde::Serialize;
 
-use super::GlobalArgs;
+use super::{GlobalArgs, load_config, open_store};
+use crate::store::artists::ArtistSummary;
+use crate::store::sync_status::Overall;
+use crate::store::{OpenMode, time};
+use crate::text::{pad, sanitize, truncate};
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -12,6 +20,208 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
-pub async fn run(_global: &GlobalArgs, _args: StatusArgs) -> Result<i32> {
-    bail!("status is not built yet")
+/// One element of the `--json` array: the artist's columns plus its derived overall status.
+#[derive(Serialize)]
+struct JsonEntry<'a> {
+    #[serde(flatten)]
+    artist: &'a ArtistSummary,
+    overall: Overall,
+}
+
+pub async fn run(global: &GlobalArgs, args: StatusArgs) -> Result<i32> {
+    let config = load_config(global)?;
+    let store = open_store(&config, OpenMode::Existing).await?;
+    store.require_migrated().await.wrap_err_with(|| {
+        format!(
+            "{} is not set up for syncdeck; run `syncdeck migrate` (or `syncdeck seed --demo` for demo artists)",
+            store.describe()
+        )
+    })?;
+    let artists = store
+        .all_artists()
+        .await
+        .wrap_err("cannot read the artists")?;
+    let out = if args.json {
+        let entries: Vec<JsonEntry> = artists
+            .iter()
+            .map(|artist| JsonEntry {
+                artist,
+                overall: artist.overall(),
+            })
+            .collect();
+        let mut json =
+            serde_json::to_string_pretty(&entries).wrap_err("cannot encode the artists")?;
+        json.push('\n');
+        json
+    } else {
+        render_text(&artists, &store.describe(), Utc::now())
+    };
+    store.close().await;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Ok(0),
+        // `syncdeck status | head` closes the pipe early: not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+        Err(e) => Err(e).wrap_err("cannot write to stdout"),
+    }
+}
+
+const NAME_W: usize = 32;
+const TM_W: usize = 14;
+const PART_W: usize = 12;
+const SYNC_W: usize = 10;
+const ERROR_W: usize = 60;
+
+/// The text table (also printed by `demo`): a header, one line per artist, a summary. Everything from the database is
+/// sanitized, so a name with escape sequences cannot recolor or move the terminal.
+pub(crate) fn render_text(
+    artists: &[ArtistSummary],
+    location: &str,
+    now: chrono::DateTime<Utc>,
+) -> String {
+    let mut out = String::new();
+    let header = [
+        pad("NAME", NAME_W),
+        pad("TICKETMASTER ID", TM_W),
+        pad("OVERALL", PART_W),
+        pad("TICKETMASTER", PART_W),
+        pad("SPOTIFY", PART_W),
+        pad("SETLIST.FM", PART_W),
+        pad("LAST SYNC", SYNC_W),
+        "LAST ERROR".to_string(),
+    ];
+    out.push_str(header.join(" ").trim_end());
+    out.push('\n');
+    let mut counts = [0usize; 4];
+    for a in artists {
+        let overall = a.overall();
+        counts[overall_slot(overall)] += 1;
+        let last_sync = a
+            .last_sync
+            .map(|t| time::relative(t, now))
+            .unwrap_or_else(|| "never".into());
+        // Newlines and tabs in a stored error become spaces; other control characters are shown.
+        let error = a
+            .last_sync_error
+            .as_deref()
+            .map(|e| {
+                truncate(
+                    &sanitize(&e.split_whitespace().collect::<Vec<_>>().join(" ")),
+                    ERROR_W,
+                )
+            })
+            .unwrap_or_default();
+        let line = [
+            pad(&sanitize(&a.name), NAME_W),
+            pad(&sanitize(&a.ticketmaster_id), TM_W),
+            pad(overall.as_str(), PART_W),
+            pad(a.sync_status.ticketmaster.as_str(), PART_W),
+            pad(a.sync_status.spotify.as_str(), PART_W),
+            pad(a.sync_status.setlistfm.as_str(), PART_W),
+            pad(&last_sync, SYNC_W),
+            error,
+        ];
+        out.push_str(line.join(" ").trim_end());
+        out.push('\n');
+    }
+    let [syncing, error, pending, success] = counts;
+    out.push_str(&format!(
+        "{} artists in {}: {syncing} syncing, {error} error, {pending} pending, {success} success\n",
+        artists.len(),
+        sanitize(location),
+    ));
+    if artists.is_empty() {
+        out.push_str("no artists yet: `syncdeck seed --demo` adds demo artists\n");
+    }
+    out
+}
+
+fn overall_slot(o: Overall) -> usize {
+    match o {
+        Overall::Syncing => 0,
+        Overall::Error => 1,
+        Overall::Pending => 2,
+        Overall::Success => 3,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sync_status::{PartStatus, SyncStatus};
+
+    fn artist(name: &str, status: SyncStatus, error: Option<&str>) -> ArtistSummary {
+        ArtistSummary {
+            id: "00000000-0000-0000-0000-000000000001".into(),
+            name: name.into(),
+            ticketmaster_id: "K8vZ917abcd".into(),
+            spotify_id: None,
+            setlist_fm_mbid: None,
+            sync_status: status,
+            last_sync: None,
+            last_ticketmaster_sync: None,
+            last_spotify_sync: None,
+            last_sync_error: error.map(str::to_string),
+            upcoming_shows_count: 0,
+            songs_count: 0,
+        }
+    }
+
+    #[test]
+    fn text_is_sanitized_aligned_and_summarised() {
+        let mut failed = SyncStatus::default();
+        failed.set(
+            crate::store::sync_status::Source::Spotify,
+            PartStatus::Error,
+        );
+        let now = Utc::now();
+        let mut synced = artist("Sigur Rós", SyncStatus::all(PartStatus::Success), None);
+        synced.last_sync = Some(now - chrono::Duration::minutes(5));
+        let rows = [
+            artist(
+                "Evil\u{1b}[31mRed\u{7}Band",
+                failed,
+                Some("spotify: albums\nHTTP 403"),
+            ),
+            synced,
+            artist("坂本龍一", SyncStatus::default(), None),
+        ];
+        let text = render_text(&rows, "sqlite /tmp/x.db", now);
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{text}"
+        );
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 5, "{text}");
+        assert!(lines[0].starts_with("NAME"));
+        assert!(lines[1].starts_with("Evil^[[31mRed^GBand"));
+        assert!(lines[1].contains("error") && lines[1].contains("spotify: albums HTTP 403"));
+        assert!(lines[1].contains("never"));
+        assert!(lines[2].contains("5m ago"));
+        // Columns line up whatever the width of the characters in the name.
+        let col = |l: &str| crate::text::width(&l[..l.find("K8vZ917").unwrap()]);
+        assert_eq!(col(lines[1]), col(lines[2]));
+        assert_eq!(col(lines[2]), col(lines[3]));
+        assert_eq!(
+            lines[4],
+            "3 artists in sqlite /tmp/x.db: 0 syncing, 1 error, 1 pending, 1 success"
+        );
+    }
+
+    #[test]
+    fn json_entries_carry_the_contract() {
+        let a = artist("X", SyncStatus::default(), None);
+        let v = serde_json::to_value(JsonEntry {
+            artist: &a,
+            overall: a.overall(),
+        })
+        .unwrap();
+        assert_eq!(v["overall"], "pending");
+        assert_eq!(v["last_sync"], serde_json::Value::Null);
+        let keys: Vec<&String> = v["sync_status"].as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["setlistfm", "spotify", "ticketmaster"]);
+    }
 }

@@ -35,7 +35,10 @@ struct BudgetState {
 
 impl Budget {
     pub fn new(daily_limit: Option<u64>) -> Budget {
-        Budget { daily_limit, state: Mutex::new(BudgetState::default()) }
+        Budget {
+            daily_limit,
+            state: Mutex::new(BudgetState::default()),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BudgetState> {
@@ -46,7 +49,9 @@ impl Budget {
     /// Counts one call. The daily window starts at the first call and lasts 24 h (TM's rule).
     pub fn count_call(&self, now: DateTime<Utc>) {
         let mut s = self.lock();
-        let expired = s.window_started.is_some_and(|w| now - w >= ChronoDuration::hours(24));
+        let expired = s
+            .window_started
+            .is_some_and(|w| now - w >= ChronoDuration::hours(24));
         if s.window_started.is_none() || expired {
             s.window_started = Some(now);
             s.calls = 0;
@@ -79,7 +84,9 @@ impl Budget {
         BudgetSnapshot {
             calls: s.calls,
             daily_limit: self.daily_limit,
-            remaining: s.remaining_from_headers.or_else(|| self.daily_limit.map(|l| l.saturating_sub(s.calls))),
+            remaining: s
+                .remaining_from_headers
+                .or_else(|| self.daily_limit.map(|l| l.saturating_sub(s.calls))),
             resets_at: s.resets_at,
             throttled_until: s.throttled_until.filter(|t| *t > Utc::now()),
         }

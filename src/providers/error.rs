@@ -34,27 +34,51 @@ impl std::fmt::Display for Provider {
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum ProviderError {
     /// The key or client credentials were refused: fatal for that source until fixed.
-    #[error("{provider}: credentials refused (HTTP {status}): {message}; check the key in the environment")]
-    Auth { provider: Provider, status: u16, message: String },
+    #[error(
+        "{provider}: credentials refused (HTTP {status}): {message}; check the key in the environment"
+    )]
+    Auth {
+        provider: Provider,
+        status: u16,
+        message: String,
+    },
     /// A short-term limit; retry after the given wait.
     #[error("{provider}: rate limited (HTTP 429){}", retry_after.map(|d| format!(", retry after {} s", d.as_secs())).unwrap_or_default())]
-    RateLimited { provider: Provider, retry_after: Option<Duration> },
+    RateLimited {
+        provider: Provider,
+        retry_after: Option<Duration>,
+    },
     /// The daily quota is used up: stop calling this source until it resets.
     #[error("{provider}: daily quota exhausted (HTTP 429){}; stopped calling it", resets_at.map(|t| format!(", resets at {}", t.format("%Y-%m-%d %H:%M UTC"))).unwrap_or_default())]
-    QuotaExhausted { provider: Provider, resets_at: Option<DateTime<Utc>> },
+    QuotaExhausted {
+        provider: Provider,
+        resets_at: Option<DateTime<Utc>>,
+    },
     /// The resource does not exist at the provider.
     #[error("{provider}: not found (HTTP 404): {what}")]
     NotFound { provider: Provider, what: String },
     /// A feature this app may not use (e.g. Spotify top-tracks in development mode): not an error
     /// of the sync, a capability to do without.
     #[error("{provider}: {capability} is not available to this app (HTTP {status})")]
-    Unavailable { provider: Provider, capability: String, status: u16 },
+    Unavailable {
+        provider: Provider,
+        capability: String,
+        status: u16,
+    },
     /// A failure worth retrying: 5xx, timeout, reset connection, an HTML error page.
     #[error("{provider}: temporary failure{}: {message}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
-    Transient { provider: Provider, status: Option<u16>, message: String },
+    Transient {
+        provider: Provider,
+        status: Option<u16>,
+        message: String,
+    },
     /// The request was refused as malformed (4xx other than the above): a bug or bad input, not retried.
     #[error("{provider}: request refused (HTTP {status}): {message}")]
-    Rejected { provider: Provider, status: u16, message: String },
+    Rejected {
+        provider: Provider,
+        status: u16,
+        message: String,
+    },
     /// The answer was not what the API documents (malformed JSON, missing required field): that
     /// item fails, the run goes on.
     #[error("{provider}: unexpected response: {what}")]
@@ -78,9 +102,9 @@ impl ProviderError {
     /// The HTTP status behind it, for `last_sync_error` and run history.
     pub fn http_status(&self) -> Option<u16> {
         match self {
-            ProviderError::Auth { status, .. } | ProviderError::Unavailable { status, .. } | ProviderError::Rejected { status, .. } => {
-                Some(*status)
-            }
+            ProviderError::Auth { status, .. }
+            | ProviderError::Unavailable { status, .. }
+            | ProviderError::Rejected { status, .. } => Some(*status),
             ProviderError::RateLimited { .. } | ProviderError::QuotaExhausted { .. } => Some(429),
             ProviderError::NotFound { .. } => Some(404),
             ProviderError::Transient { status, .. } => *status,
@@ -90,11 +114,17 @@ impl ProviderError {
 
     /// Worth another attempt of the same request.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, ProviderError::Transient { .. } | ProviderError::RateLimited { .. })
+        matches!(
+            self,
+            ProviderError::Transient { .. } | ProviderError::RateLimited { .. }
+        )
     }
 
     /// Stops that source for this run (and, for quota, for the day).
     pub fn is_fatal_for_source(&self) -> bool {
-        matches!(self, ProviderError::Auth { .. } | ProviderError::QuotaExhausted { .. })
+        matches!(
+            self,
+            ProviderError::Auth { .. } | ProviderError::QuotaExhausted { .. }
+        )
     }
 }

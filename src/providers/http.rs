@@ -45,11 +45,21 @@ impl HttpSettings {
         };
         match provider {
             // 5 req/s and 5,000 a day per key (apis.md 1.3).
-            Provider::Ticketmaster => HttpSettings { daily_limit: Some(5000), ..base },
+            Provider::Ticketmaster => HttpSettings {
+                daily_limit: Some(5000),
+                ..base
+            },
             // No published number; a rolling 30 s window. 10/s is well inside what is seen.
-            Provider::Spotify => HttpSettings { rate: Rate::per_second(10), ..base },
+            Provider::Spotify => HttpSettings {
+                rate: Rate::per_second(10),
+                ..base
+            },
             // About 1 req/s and 1,440 a day for a standard key.
-            Provider::Setlistfm => HttpSettings { rate: Rate::per_second(1), daily_limit: Some(1440), ..base },
+            Provider::Setlistfm => HttpSettings {
+                rate: Rate::per_second(1),
+                daily_limit: Some(1440),
+                ..base
+            },
         }
     }
 }
@@ -64,7 +74,11 @@ pub struct HttpResponse {
 
 impl HttpResponse {
     /// Parses the body as JSON into `T`; a malformed body is a [`ProviderError::BadResponse`].
-    pub fn json<T: serde::de::DeserializeOwned>(&self, provider: Provider, what: &str) -> Result<T, ProviderError> {
+    pub fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        provider: Provider,
+        what: &str,
+    ) -> Result<T, ProviderError> {
         serde_json::from_slice(&self.body).map_err(|e| ProviderError::BadResponse {
             provider,
             what: format!("{what}: malformed JSON ({e}) in {} bytes", self.body.len()),
@@ -104,7 +118,10 @@ pub struct ProviderHttp {
 
 impl std::fmt::Debug for ProviderHttp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProviderHttp").field("provider", &self.provider).field("settings", &self.settings).finish()
+        f.debug_struct("ProviderHttp")
+            .field("provider", &self.provider)
+            .field("settings", &self.settings)
+            .finish()
     }
 }
 
@@ -112,28 +129,61 @@ impl std::fmt::Debug for ProviderHttp {
 pub fn default_classify(provider: Provider, r: &ErrorResponse<'_>) -> ProviderError {
     let message = first_line(r.body);
     match r.status.as_u16() {
-        401 | 403 => ProviderError::Auth { provider, status: r.status.as_u16(), message },
-        404 => ProviderError::NotFound { provider, what: message },
-        429 => ProviderError::RateLimited { provider, retry_after: retry_after(r.headers) },
-        408 | 500..=599 => ProviderError::Transient { provider, status: Some(r.status.as_u16()), message },
-        s => ProviderError::Rejected { provider, status: s, message },
+        401 | 403 => ProviderError::Auth {
+            provider,
+            status: r.status.as_u16(),
+            message,
+        },
+        404 => ProviderError::NotFound {
+            provider,
+            what: message,
+        },
+        429 => ProviderError::RateLimited {
+            provider,
+            retry_after: retry_after(r.headers),
+        },
+        408 | 500..=599 => ProviderError::Transient {
+            provider,
+            status: Some(r.status.as_u16()),
+            message,
+        },
+        s => ProviderError::Rejected {
+            provider,
+            status: s,
+            message,
+        },
     }
 }
 
 /// A short, single-line excerpt of a body (HTML pages reduced to their text's start).
 pub fn first_line(body: &str) -> String {
-    let text = if looks_like_html(body) { "an HTML error page".to_string() } else { body.trim().to_string() };
-    crate::text::truncate(&crate::text::sanitize(text.lines().next().unwrap_or("")), 200)
+    let text = if looks_like_html(body) {
+        "an HTML error page".to_string()
+    } else {
+        body.trim().to_string()
+    };
+    crate::text::truncate(
+        &crate::text::sanitize(text.lines().next().unwrap_or("")),
+        200,
+    )
 }
 
 pub fn looks_like_html(body: &str) -> bool {
     let t = body.trim_start();
-    t.starts_with('<') && t.get(..200).unwrap_or(t).to_ascii_lowercase().contains("html")
+    t.starts_with('<')
+        && t.get(..200)
+            .unwrap_or(t)
+            .to_ascii_lowercase()
+            .contains("html")
 }
 
 /// `Retry-After` in seconds or as an HTTP date.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let v = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
@@ -142,13 +192,21 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 impl ProviderHttp {
-    pub fn new(provider: Provider, settings: HttpSettings, secrets: Vec<String>) -> Result<ProviderHttp, ProviderError> {
+    pub fn new(
+        provider: Provider,
+        settings: HttpSettings,
+        secrets: Vec<String>,
+    ) -> Result<ProviderHttp, ProviderError> {
         let client = reqwest::Client::builder()
             .user_agent(concat!("syncdeck/", env!("CARGO_PKG_VERSION")))
             .gzip(true)
             .connect_timeout(Duration::from_secs(10))
             .build()
-            .map_err(|e| ProviderError::Transient { provider, status: None, message: format!("cannot build the HTTP client: {e}") })?;
+            .map_err(|e| ProviderError::Transient {
+                provider,
+                status: None,
+                message: format!("cannot build the HTTP client: {e}"),
+            })?;
         Ok(ProviderHttp {
             provider,
             client,
@@ -176,7 +234,10 @@ impl ProviderHttp {
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self.settings.base_backoff.saturating_mul(1u32 << attempt.min(16).saturating_sub(1));
+        let exp = self
+            .settings
+            .base_backoff
+            .saturating_mul(1u32 << attempt.min(16).saturating_sub(1));
         let cap = exp.min(self.settings.max_backoff);
         // Full jitter: anywhere in [cap/2, cap], so retries of many workers spread out.
         let half = cap / 2;
@@ -197,11 +258,13 @@ impl ProviderHttp {
         loop {
             attempt += 1;
             self.limiter.until_ready().await;
-            let request = build(&self.client).build().map_err(|e| ProviderError::Rejected {
-                provider,
-                status: 0,
-                message: self.scrub(&format!("cannot build the request: {}", e.without_url())),
-            })?;
+            let request = build(&self.client)
+                .build()
+                .map_err(|e| ProviderError::Rejected {
+                    provider,
+                    status: 0,
+                    message: self.scrub(&format!("cannot build the request: {}", e.without_url())),
+                })?;
             let shown_url = redact_url(request.url());
             self.budget.count_call(Utc::now());
             let started = tokio::time::Instant::now();
@@ -219,23 +282,42 @@ impl ProviderHttp {
                     status: None,
                     message: format!("no answer within {} s", self.settings.timeout.as_secs()),
                 },
-                Ok(Err(e)) => ProviderError::Transient { provider, status: None, message: self.scrub(&describe_reqwest(&e)) },
+                Ok(Err(e)) => ProviderError::Transient {
+                    provider,
+                    status: None,
+                    message: self.scrub(&describe_reqwest(&e)),
+                },
                 Ok(Ok((status, headers, body))) => {
                     tracing::debug!(provider = %provider, url = %shown_url, status = status.as_u16(), ms = started.elapsed().as_millis() as u64, "request");
                     let text = String::from_utf8_lossy(&body);
                     if status.is_success() && !(expect_json && looks_like_html(&text)) {
-                        return Ok(HttpResponse { status, headers, body });
+                        return Ok(HttpResponse {
+                            status,
+                            headers,
+                            body,
+                        });
                     }
                     if status.is_success() {
-                        ProviderError::Transient { provider, status: Some(status.as_u16()), message: "an HTML page instead of JSON".into() }
+                        ProviderError::Transient {
+                            provider,
+                            status: Some(status.as_u16()),
+                            message: "an HTML page instead of JSON".into(),
+                        }
                     } else {
                         let scrubbed = self.scrub(&text);
-                        classify(&ErrorResponse { status, headers: &headers, body: &scrubbed })
+                        classify(&ErrorResponse {
+                            status,
+                            headers: &headers,
+                            body: &scrubbed,
+                        })
                     }
                 }
             };
             let wait = match &error {
-                ProviderError::RateLimited { retry_after: Some(d), .. } if *d > self.settings.max_retry_after => None,
+                ProviderError::RateLimited {
+                    retry_after: Some(d),
+                    ..
+                } if *d > self.settings.max_retry_after => None,
                 ProviderError::RateLimited { retry_after, .. } => {
                     let base = retry_after.unwrap_or(self.settings.default_retry_after);
                     // Never earlier than asked: retrying early extends the penalty.
@@ -245,15 +327,28 @@ impl ProviderHttp {
                 _ => None,
             };
             if let ProviderError::RateLimited { retry_after, .. } = &error {
-                let until = Utc::now() + chrono::Duration::from_std(retry_after.unwrap_or(self.settings.default_retry_after)).unwrap_or_default();
+                let until = Utc::now()
+                    + chrono::Duration::from_std(
+                        retry_after.unwrap_or(self.settings.default_retry_after),
+                    )
+                    .unwrap_or_default();
                 self.budget.throttle_until(Some(until));
             }
             if let ProviderError::QuotaExhausted { resets_at, .. } = &error {
-                self.budget.throttle_until(*resets_at);
+                // Without a reset time from the provider (TM's 4xx carry no headers), hold back
+                // until the local daily window ends; `None` here would clear the throttle and
+                // show an exhausted source as free.
+                let until = resets_at.or_else(|| self.budget.snapshot().resets_at);
+                self.budget.throttle_until(until);
             }
             match wait {
                 Some(wait) if attempt < self.settings.max_attempts => {
-                    let notice = RetryNotice { provider, attempt, wait, reason: error.to_string() };
+                    let notice = RetryNotice {
+                        provider,
+                        attempt,
+                        wait,
+                        reason: error.to_string(),
+                    };
                     tracing::warn!(provider = %provider, url = %shown_url, attempt, wait_ms = wait.as_millis() as u64, "retrying: {}", notice.reason);
                     if let Some(hook) = &self.on_retry {
                         hook(&notice);
@@ -288,5 +383,9 @@ fn describe_reqwest(e: &reqwest::Error) -> String {
         detail = s.to_string();
         source = s.source();
     }
-    if detail.is_empty() { kind.to_string() } else { format!("{kind}: {detail}") }
+    if detail.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}: {detail}")
+    }
 }

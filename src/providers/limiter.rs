@@ -16,7 +16,9 @@ pub struct TokioClock {
 
 impl Default for TokioClock {
     fn default() -> Self {
-        TokioClock { start: tokio::time::Instant::now() }
+        TokioClock {
+            start: tokio::time::Instant::now(),
+        }
     }
 }
 
@@ -37,7 +39,11 @@ pub struct Rate {
 
 impl Rate {
     pub fn per_second(n: u32) -> Rate {
-        Rate { count: n.max(1), period: Duration::from_secs(1), burst: 1 }
+        Rate {
+            count: n.max(1),
+            period: Duration::from_secs(1),
+            burst: 1,
+        }
     }
 
     /// Time between two requests at this rate.
@@ -66,7 +72,11 @@ impl Limiter {
             .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
             .allow_burst(burst);
         let clock = TokioClock::default();
-        Limiter { inner: RateLimiter::direct_with_clock(quota, clock.clone()), clock, rate }
+        Limiter {
+            inner: RateLimiter::direct_with_clock(quota, clock.clone()),
+            clock,
+            rate,
+        }
     }
 
     /// Resolves when one request may be sent.
@@ -102,6 +112,9 @@ mod tests {
         }
         // The first goes at once, the next ten at 200 ms intervals.
         let elapsed = start.elapsed();
-        assert!(elapsed >= Duration::from_millis(2000) && elapsed < Duration::from_millis(2100), "{elapsed:?}");
+        assert!(
+            elapsed >= Duration::from_millis(2000) && elapsed < Duration::from_millis(2100),
+            "{elapsed:?}"
+        );
     }
 }

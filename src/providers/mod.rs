@@ -4,7 +4,10 @@ pub mod budget;
 pub mod error;
 pub mod http;
 pub mod limiter;
+pub mod probes;
 pub mod redact;
+pub mod setlistfm;
+pub mod spotify;
+pub mod ticketmaster;
 
 pub use error::{Provider, ProviderError};
-pub mod ticketmaster;

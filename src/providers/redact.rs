@@ -3,7 +3,14 @@
 use url::Url;
 
 /// Query parameters that carry a credential.
-const SECRET_PARAMS: &[&str] = &["apikey", "api_key", "key", "token", "access_token", "client_secret"];
+const SECRET_PARAMS: &[&str] = &[
+    "apikey",
+    "api_key",
+    "key",
+    "token",
+    "access_token",
+    "client_secret",
+];
 
 /// The URL with credential query parameters replaced by `***` (and any userinfo dropped).
 pub fn redact_url(url: &Url) -> String {
@@ -15,7 +22,14 @@ pub fn redact_url(url: &Url) -> String {
             .query_pairs()
             .map(|(k, v)| {
                 let hidden = SECRET_PARAMS.iter().any(|s| k.eq_ignore_ascii_case(s));
-                (k.into_owned(), if hidden { "***".to_string() } else { v.into_owned() })
+                (
+                    k.into_owned(),
+                    if hidden {
+                        "***".to_string()
+                    } else {
+                        v.into_owned()
+                    },
+                )
             })
             .collect();
         u.query_pairs_mut().clear().extend_pairs(pairs);
@@ -42,8 +56,12 @@ mod tests {
         let u = Url::parse("https://app.ticketmaster.com/discovery/v2/events.json?attractionId=K8&apikey=tmCANARYa1b2c3d4&size=199").unwrap();
         let r = redact_url(&u);
         assert!(!r.contains("tmCANARY"), "{r}");
-        assert!(r.contains("apikey=***") && r.contains("attractionId=K8"), "{r}");
-        let body = "Rate limit quota violation. Quota limit  exceeded. Identifier : tmCANARYa1b2c3d4";
+        assert!(
+            r.contains("apikey=***") && r.contains("attractionId=K8"),
+            "{r}"
+        );
+        let body =
+            "Rate limit quota violation. Quota limit  exceeded. Identifier : tmCANARYa1b2c3d4";
         assert!(!scrub(body, &["tmCANARYa1b2c3d4"]).contains("tmCANARY"));
     }
 }

@@ -236,7 +236,8 @@ fn order_by(backend: Backend, sort: SortKey, descending: bool) -> String {
         SortKey::Setlistfm => sql_part_expr(backend, "a.sync_status", Source::Setlistfm),
         SortKey::LastSync => "a.last_sync".to_string(),
         SortKey::Shows => "COALESCE(a.upcoming_shows_count, 0)".to_string(),
-        SortKey::Songs => "songs_count".to_string(),
+        // Postgres does not accept an output alias inside an ORDER BY expression.
+        SortKey::Songs => "(SELECT count(*) FROM songs s WHERE s.artist_id = a.id)".to_string(),
         SortKey::LastError => "COALESCE(a.last_sync_error, '')".to_string(),
     };
     // Nulls last either way, then a stable tie-break so pages never overlap.

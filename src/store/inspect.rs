@@ -115,18 +115,20 @@ pub async fn unique_keys(store: &Store, table: &str) -> Result<Vec<UniqueKey>, S
             Ok(keys)
         }
         Db::Postgres(p) => {
+            // Expression columns (attnum 0) and invalid indexes (a failed concurrent build) can
+            // never serve as an ON CONFLICT target, so such an index counts as partial.
             let rows: Vec<(String, Vec<String>, bool)> = sqlx::query_as(
                 "SELECT i.relname::text, \
-                        array_agg(a.attname::text ORDER BY k.ord), \
-                        (x.indpred IS NOT NULL) \
+                        array_agg(COALESCE(a.attname::text, '(expression)') ORDER BY k.ord), \
+                        (x.indpred IS NOT NULL OR x.indexprs IS NOT NULL OR NOT x.indisvalid) \
                  FROM pg_index x \
                  JOIN pg_class t ON t.oid = x.indrelid \
                  JOIN pg_class i ON i.oid = x.indexrelid \
                  JOIN pg_namespace n ON n.oid = t.relnamespace \
                  CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, ord) \
-                 JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum \
+                 LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum AND k.attnum > 0 \
                  WHERE n.nspname = current_schema() AND t.relname = $1 AND x.indisunique AND NOT x.indisprimary \
-                 GROUP BY i.relname, x.indpred",
+                 GROUP BY i.relname, x.indpred, x.indexprs, x.indisvalid",
             )
             .bind(table)
             .fetch_all(p)

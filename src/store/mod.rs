@@ -4,9 +4,11 @@
 
 pub mod artists;
 pub mod dialect;
+pub mod doctor;
 mod error;
 pub mod inspect;
 pub mod migrate;
+pub mod seed;
 pub mod sync_status;
 pub mod time;
 pub mod upsert;
@@ -183,15 +185,29 @@ impl Store {
                         reason: format!("bad URL: {}", describe_sqlx(&e)),
                     })?
                     .application_name("syncdeck");
+                let fail = |reason: String| StoreError::PostgresConnect {
+                    location: location.clone(),
+                    reason,
+                };
+                // One direct connection first: a pool retries until its timeout and then reports
+                // only "timed out", hiding the real cause (refused, bad password, no database).
+                use sqlx::Connection;
+                let probe = tokio::time::timeout(
+                    Duration::from_secs(10),
+                    sqlx::PgConnection::connect_with(&options),
+                )
+                .await
+                .map_err(|_| {
+                    fail("no answer within 10 s: check the host, port and firewall".into())
+                })?
+                .map_err(|e| fail(describe_sqlx(&e)))?;
+                let _ = probe.close().await;
                 let pool = PgPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(options)
                     .await
-                    .map_err(|e| StoreError::PostgresConnect {
-                        location: location.clone(),
-                        reason: describe_sqlx(&e),
-                    })?;
+                    .map_err(|e| fail(describe_sqlx(&e)))?;
                 Ok(Store {
                     db: Db::Postgres(pool),
                     location,

@@ -205,15 +205,16 @@ pub async fn upsert_show(
     .map_err(q(&format!("upserting show {}", s.ticketmaster_id)))
 }
 
-/// Upserts a song on `(spotify_id, artist_id)`; returns its uuid.
+/// Upserts a song on `(spotify_id, artist_id)`; returns its uuid. An unknown popularity (Spotify
+/// development mode removed the field) is stored as NULL and never erases a known one.
 pub async fn upsert_song(tx: &mut Tx, artist_id: &str, s: &SongRow) -> Result<String, StoreError> {
     let sql = crate::sql!(
         "INSERT INTO songs (id, spotify_id, artist_id, name, duration_ms, preview_url, album_name, album_image_url, popularity, updated_at) \
-         VALUES ($1::uuid, $2, $3::uuid, $4, $5::integer, $6, $7, $8, COALESCE($9::integer, 0), $10::timestamptz) \
+         VALUES ($1::uuid, $2, $3::uuid, $4, $5::integer, $6, $7, $8, $9::integer, $10::timestamptz) \
          ON CONFLICT (spotify_id, artist_id) DO UPDATE SET name = EXCLUDED.name, \
            duration_ms = COALESCE(EXCLUDED.duration_ms, songs.duration_ms), preview_url = COALESCE(EXCLUDED.preview_url, songs.preview_url), \
            album_name = COALESCE(EXCLUDED.album_name, songs.album_name), album_image_url = COALESCE(EXCLUDED.album_image_url, songs.album_image_url), \
-           popularity = CASE WHEN $9::integer IS NULL THEN songs.popularity ELSE EXCLUDED.popularity END, \
+           popularity = COALESCE(EXCLUDED.popularity, songs.popularity), \
            updated_at = EXCLUDED.updated_at \
          RETURNING id::text"
     );
@@ -255,14 +256,14 @@ pub async fn upsert_songs_batch(
                     .push_bind(s.preview_url.clone())
                     .push_bind(s.album_name.clone())
                     .push_bind(s.album_image_url.clone())
-                    .push_bind(s.popularity.unwrap_or(0)).push_unseparated(cast("::integer"))
+                    .push_bind(s.popularity).push_unseparated(cast("::integer"))
                     .push_bind(now.clone()).push_unseparated(cast("::timestamptz"));
             });
             qb.push(
                 " ON CONFLICT (spotify_id, artist_id) DO UPDATE SET name = EXCLUDED.name, \
                  duration_ms = COALESCE(EXCLUDED.duration_ms, songs.duration_ms), preview_url = COALESCE(EXCLUDED.preview_url, songs.preview_url), \
                  album_name = COALESCE(EXCLUDED.album_name, songs.album_name), album_image_url = COALESCE(EXCLUDED.album_image_url, songs.album_image_url), \
-                 updated_at = EXCLUDED.updated_at",
+                 popularity = COALESCE(EXCLUDED.popularity, songs.popularity), updated_at = EXCLUDED.updated_at",
             );
             qb.build().execute(c).await.map(|_| ())
         })

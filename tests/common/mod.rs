@@ -9,7 +9,8 @@ use syncdeck::store::{OpenMode, Store, migrate};
 
 /// The server the Postgres tests use: `TEST_DATABASE_URL` (CI sets it), else the local default.
 pub fn pg_admin_url() -> String {
-    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
 }
 
 /// A fresh, empty Postgres database for one test, dropped when the guard drops.
@@ -24,7 +25,9 @@ pub struct PgDatabase {
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 pub fn skip_pg() -> bool {
-    if std::env::var("SYNCDECK_SKIP_PG").as_deref() == Ok("1") && std::env::var("CI").as_deref() != Ok("true") {
+    if std::env::var("SYNCDECK_SKIP_PG").as_deref() == Ok("1")
+        && std::env::var("CI").as_deref() != Ok("true")
+    {
         eprintln!("SKIPPED: Postgres test skipped because SYNCDECK_SKIP_PG=1");
         return true;
     }
@@ -37,7 +40,11 @@ impl PgDatabase {
         let admin = pg_admin_url();
         let name = format!(
             "sd_{}_{}_{}_{}",
-            tag.chars().filter(|c| c.is_ascii_alphanumeric()).take(20).collect::<String>().to_lowercase(),
+            tag.chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .take(20)
+                .collect::<String>()
+                .to_lowercase(),
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::SeqCst),
             rand::random::<u32>()
@@ -45,14 +52,23 @@ impl PgDatabase {
         let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
             panic!("Postgres tests need a server at {admin} (set TEST_DATABASE_URL, or SYNCDECK_SKIP_PG=1 to skip locally): {e}")
         });
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.expect("create test database");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
         let mut url = url::Url::parse(&admin).expect("TEST_DATABASE_URL is a URL");
         url.set_path(&format!("/{name}"));
-        PgDatabase { url: url.to_string(), name, admin }
+        PgDatabase {
+            url: url.to_string(),
+            name,
+            admin,
+        }
     }
 
     pub fn database_url(&self) -> DatabaseUrl {
-        DatabaseUrl::Postgres { url: self.url.clone() }
+        DatabaseUrl::Postgres {
+            url: self.url.clone(),
+        }
     }
 }
 
@@ -61,11 +77,18 @@ impl Drop for PgDatabase {
         let (admin, name) = (self.admin.clone(), self.name.clone());
         // Drop in a thread with its own runtime: Drop cannot await.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             rt.block_on(async move {
                 use sqlx::Connection;
                 if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut conn).await;
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut conn)
+                    .await;
                 }
             });
         })
@@ -77,12 +100,20 @@ impl Drop for PgDatabase {
 pub fn sqlite_url() -> (tempfile::TempDir, DatabaseUrl) {
     let dir = tempfile::tempdir().expect("temp dir");
     let path: PathBuf = dir.path().join("test.db");
-    (dir, DatabaseUrl::Sqlite { path, memory: false })
+    (
+        dir,
+        DatabaseUrl::Sqlite {
+            path,
+            memory: false,
+        },
+    )
 }
 
 /// Opens and migrates a store.
 pub async fn migrated_store(url: &DatabaseUrl) -> Store {
-    let store = Store::open(url, OpenMode::Create).await.expect("open store");
+    let store = Store::open(url, OpenMode::Create)
+        .await
+        .expect("open store");
     migrate::migrate(&store).await.expect("migrate");
     store
 }

@@ -30,17 +30,27 @@ pub struct MapError(pub String);
 
 /// The widest image's URL (not the first: TM lists about ten sizes in no order).
 pub fn widest_image(images: &[Image]) -> Option<String> {
-    images.iter().filter(|i| i.url.as_deref().is_some_and(|u| !u.is_empty())).max_by_key(|i| i.width.unwrap_or(0)).and_then(|i| i.url.clone())
+    images
+        .iter()
+        .filter(|i| i.url.as_deref().is_some_and(|u| !u.is_empty()))
+        .max_by_key(|i| i.width.unwrap_or(0))
+        .and_then(|i| i.url.clone())
 }
 
 fn clean(s: &Option<String>) -> Option<String> {
-    s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+    s.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
 }
 
 /// The Spotify artist id in `https://open.spotify.com/artist/<id>` (query and slashes ignored).
 pub fn spotify_id_from_url(url: &str) -> Option<String> {
     let rest = url.split("/artist/").nth(1)?;
-    let id: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+    let id: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect();
     (id.len() >= 10).then_some(id)
 }
 
@@ -51,10 +61,10 @@ pub fn attraction_info(a: &Attraction) -> Result<AttractionInfo, MapError> {
     let mut genres: Vec<String> = Vec::new();
     for c in &a.classifications {
         for n in [&c.genre, &c.sub_genre].into_iter().flatten() {
-            if let Some(g) = clean(&n.name).filter(|g| !matches!(g.as_str(), "Undefined" | "Other")) {
-                if !genres.contains(&g) {
-                    genres.push(g);
-                }
+            // "Undefined" and "Other" are placeholder names, not genres.
+            let genre = clean(&n.name).filter(|g| !matches!(g.as_str(), "Undefined" | "Other"));
+            if let Some(g) = genre.filter(|g| !genres.contains(g)) {
+                genres.push(g);
             }
         }
     }
@@ -64,7 +74,10 @@ pub fn attraction_info(a: &Attraction) -> Result<AttractionInfo, MapError> {
         url: clean(&a.url),
         image_url: widest_image(&a.images),
         genres,
-        spotify_id: links.spotify.iter().find_map(|l| l.url.as_deref().and_then(spotify_id_from_url)),
+        spotify_id: links
+            .spotify
+            .iter()
+            .find_map(|l| l.url.as_deref().and_then(spotify_id_from_url)),
         musicbrainz_id: links.musicbrainz.iter().find_map(|l| clean(&l.id)),
         upcoming_events: a.upcoming_events.as_ref().and_then(|u| u.total),
     })
@@ -74,7 +87,11 @@ pub fn attraction_info(a: &Attraction) -> Result<AttractionInfo, MapError> {
 pub fn venue_row(v: &Venue) -> Option<VenueRow> {
     let ticketmaster_id = clean(&v.id)?;
     let name = clean(&v.name)?;
-    let address = v.address.as_ref().and_then(|a| clean(&a.line1).or_else(|| clean(&a.line2)).or_else(|| clean(&a.line3)));
+    let address = v.address.as_ref().and_then(|a| {
+        clean(&a.line1)
+            .or_else(|| clean(&a.line2))
+            .or_else(|| clean(&a.line3))
+    });
     let loc = v.location.as_ref();
     Some(VenueRow {
         ticketmaster_id,
@@ -84,8 +101,14 @@ pub fn venue_row(v: &Venue) -> Option<VenueRow> {
         country: v.country.as_ref().and_then(|c| clean(&c.name)),
         address,
         postal_code: clean(&v.postal_code),
-        latitude: loc.and_then(|l| l.latitude.as_ref()).and_then(|c| c.value()).filter(|v| (-90.0..=90.0).contains(v)),
-        longitude: loc.and_then(|l| l.longitude.as_ref()).and_then(|c| c.value()).filter(|v| (-180.0..=180.0).contains(v)),
+        latitude: loc
+            .and_then(|l| l.latitude.as_ref())
+            .and_then(|c| c.value())
+            .filter(|v| (-90.0..=90.0).contains(v)),
+        longitude: loc
+            .and_then(|l| l.longitude.as_ref())
+            .and_then(|c| c.value())
+            .filter(|v| (-180.0..=180.0).contains(v)),
         timezone: clean(&v.timezone),
         url: clean(&v.url),
         image_url: widest_image(&v.images),
@@ -117,15 +140,41 @@ pub fn show_row(e: &Event, today: NaiveDate) -> Result<ShowRow, MapError> {
     let date = if tba {
         None
     } else {
-        start.and_then(|s| s.local_date.as_deref()).and_then(|d| NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").ok())
+        start
+            .and_then(|s| s.local_date.as_deref())
+            .and_then(|d| NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").ok())
     };
-    let code = e.dates.as_ref().and_then(|d| d.status.as_ref()).and_then(|s| s.code.as_deref());
+    let code = e
+        .dates
+        .as_ref()
+        .and_then(|d| d.status.as_ref())
+        .and_then(|s| s.code.as_deref());
     // Prefer the face-value ("standard") range; fall back to any.
-    let standard: Vec<_> = e.price_ranges.iter().filter(|p| p.kind.as_deref() == Some("standard")).collect();
-    let ranges: Vec<_> = if standard.is_empty() { e.price_ranges.iter().collect() } else { standard };
-    let min_price = ranges.iter().filter_map(|p| p.min).filter(|v| v.is_finite() && *v >= 0.0).reduce(f64::min);
-    let max_price = ranges.iter().filter_map(|p| p.max).filter(|v| v.is_finite() && *v >= 0.0).reduce(f64::max);
-    let attractions = e.embedded.as_ref().map(|em| em.attractions.iter().filter_map(|a| clean(&a.id)).collect()).unwrap_or_default();
+    let standard: Vec<_> = e
+        .price_ranges
+        .iter()
+        .filter(|p| p.kind.as_deref() == Some("standard"))
+        .collect();
+    let ranges: Vec<_> = if standard.is_empty() {
+        e.price_ranges.iter().collect()
+    } else {
+        standard
+    };
+    let min_price = ranges
+        .iter()
+        .filter_map(|p| p.min)
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .reduce(f64::min);
+    let max_price = ranges
+        .iter()
+        .filter_map(|p| p.max)
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .reduce(f64::max);
+    let attractions = e
+        .embedded
+        .as_ref()
+        .map(|em| em.attractions.iter().filter_map(|a| clean(&a.id)).collect())
+        .unwrap_or_default();
     Ok(ShowRow {
         ticketmaster_id: id,
         name,
@@ -137,14 +186,19 @@ pub fn show_row(e: &Event, today: NaiveDate) -> Result<ShowRow, MapError> {
         min_price,
         max_price,
         description: clean(&e.info),
-        venue_ticketmaster_id: event_venue(e).and_then(venue_row).map(|v| v.ticketmaster_id),
+        venue_ticketmaster_id: event_venue(e)
+            .and_then(venue_row)
+            .map(|v| v.ticketmaster_id),
         attraction_ticketmaster_ids: attractions,
     })
 }
 
 /// The event's timezone: its own, else its venue's (often missing on the event).
 pub fn event_timezone(e: &Event) -> Option<String> {
-    e.dates.as_ref().and_then(|d| clean(&d.timezone)).or_else(|| event_venue(e).and_then(|v| clean(&v.timezone)))
+    e.dates
+        .as_ref()
+        .and_then(|d| clean(&d.timezone))
+        .or_else(|| event_venue(e).and_then(|v| clean(&v.timezone)))
 }
 
 #[cfg(test)]
@@ -182,12 +236,18 @@ mod tests {
         assert_eq!(s.status, ShowStatus::Upcoming);
         assert_eq!(s.image_url.as_deref(), Some("https://img/wide.jpg"));
         assert_eq!((s.min_price, s.max_price), (None, None));
-        assert_eq!(s.attraction_ticketmaster_ids, ["K8vZ917uP07", "K8vZ917SUPP"]);
+        assert_eq!(
+            s.attraction_ticketmaster_ids,
+            ["K8vZ917uP07", "K8vZ917SUPP"]
+        );
         assert_eq!(s.venue_ticketmaster_id.as_deref(), Some("ZFr9jZ7vav"));
         let v = venue_row(event_venue(&e).unwrap()).unwrap();
         assert_eq!(v.city.as_deref(), Some("Los Angeles"));
         assert_eq!(v.address.as_deref(), Some("Los Angeles, CA"));
-        assert_eq!((v.latitude, v.longitude), (Some(34.003101), Some(-118.287804)));
+        assert_eq!(
+            (v.latitude, v.longitude),
+            (Some(34.003101), Some(-118.287804))
+        );
         assert_eq!(v.timezone.as_deref(), Some("America/Los_Angeles"));
         assert_eq!(event_timezone(&e).as_deref(), Some("America/Los_Angeles"));
     }
@@ -201,14 +261,36 @@ mod tests {
             } else {
                 start["dateTBA"] = true.into();
             }
-            event(serde_json::json!({"id": "E1", "name": "x", "dates": {"start": start, "status": {"code": code}},
+            event(
+                serde_json::json!({"id": "E1", "name": "x", "dates": {"start": start, "status": {"code": code}},
                 "priceRanges": [{"type": "standard", "currency": "GBP", "min": 55.0, "max": 170.0},
-                                {"type": "standard including fees", "currency": "GBP", "min": 63.5, "max": 186.6}]}))
+                                {"type": "standard including fees", "currency": "GBP", "min": 63.5, "max": 186.6}]}),
+            )
         };
-        assert_eq!(show_row(&base("cancelled", Some("2027-01-01")), today()).unwrap().status, ShowStatus::Cancelled);
-        assert_eq!(show_row(&base("canceled", Some("2027-01-01")), today()).unwrap().status, ShowStatus::Cancelled);
-        assert_eq!(show_row(&base("onsale", Some("2026-01-01")), today()).unwrap().status, ShowStatus::Completed);
-        assert_eq!(show_row(&base("postponed", Some("2027-01-01")), today()).unwrap().status, ShowStatus::Upcoming);
+        assert_eq!(
+            show_row(&base("cancelled", Some("2027-01-01")), today())
+                .unwrap()
+                .status,
+            ShowStatus::Cancelled
+        );
+        assert_eq!(
+            show_row(&base("canceled", Some("2027-01-01")), today())
+                .unwrap()
+                .status,
+            ShowStatus::Cancelled
+        );
+        assert_eq!(
+            show_row(&base("onsale", Some("2026-01-01")), today())
+                .unwrap()
+                .status,
+            ShowStatus::Completed
+        );
+        assert_eq!(
+            show_row(&base("postponed", Some("2027-01-01")), today())
+                .unwrap()
+                .status,
+            ShowStatus::Upcoming
+        );
         let tba = show_row(&base("onsale", None), today()).unwrap();
         assert_eq!((tba.date, tba.status), (None, ShowStatus::Upcoming));
         assert_eq!((tba.min_price, tba.max_price), (Some(55.0), Some(170.0)));
@@ -216,11 +298,17 @@ mod tests {
 
     #[test]
     fn venues_without_name_or_location_and_events_without_attractions() {
-        let v: Venue = serde_json::from_value(serde_json::json!({"id": "KovZ1", "city": {"name": "Amsterdam"}})).unwrap();
+        let v: Venue = serde_json::from_value(
+            serde_json::json!({"id": "KovZ1", "city": {"name": "Amsterdam"}}),
+        )
+        .unwrap();
         assert_eq!(venue_row(&v), None, "a venue without a name is skipped");
         let v: Venue = serde_json::from_value(serde_json::json!({"id": "KovZ2", "name": "Hall", "location": {"latitude": "x", "longitude": 4.9}})).unwrap();
         let row = venue_row(&v).unwrap();
-        assert_eq!((row.latitude, row.longitude, row.state), (None, Some(4.9), None));
+        assert_eq!(
+            (row.latitude, row.longitude, row.state),
+            (None, Some(4.9), None)
+        );
         let e = event(serde_json::json!({"id": "E2", "name": "no attractions"}));
         let s = show_row(&e, today()).unwrap();
         assert!(s.attraction_ticketmaster_ids.is_empty());
@@ -241,7 +329,10 @@ mod tests {
         .unwrap();
         let info = attraction_info(&a).unwrap();
         assert_eq!(info.spotify_id.as_deref(), Some("6yeL5iw4hXNZtd8T7FOoFU"));
-        assert_eq!(info.musicbrainz_id.as_deref(), Some("98e4313e-dfb0-4084-805c-3e42ef9301d0"));
+        assert_eq!(
+            info.musicbrainz_id.as_deref(),
+            Some("98e4313e-dfb0-4084-805c-3e42ef9301d0")
+        );
         assert_eq!(info.genres, ["Classical"]);
         assert_eq!(info.image_url.as_deref(), Some("https://img/b.jpg"));
         assert_eq!(info.upcoming_events, Some(96));

@@ -47,31 +47,60 @@ pub struct TicketmasterClient {
 
 impl std::fmt::Debug for TicketmasterClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TicketmasterClient").field("base", &self.base.as_str()).field("key", &self.key).finish()
+        f.debug_struct("TicketmasterClient")
+            .field("base", &self.base.as_str())
+            .field("key", &self.key)
+            .finish()
     }
 }
 
 /// TM's refusals: `fault.detail.errorcode` (gateway) or `errors[0].code` (Discovery).
 pub fn classify(r: &ErrorResponse<'_>) -> ProviderError {
     let body: ErrorBody = serde_json::from_str(r.body).unwrap_or_default();
-    let fault_code = body.fault.as_ref().and_then(|f| f.detail.as_ref()).and_then(|d| d.errorcode.clone()).unwrap_or_default();
+    let fault_code = body
+        .fault
+        .as_ref()
+        .and_then(|f| f.detail.as_ref())
+        .and_then(|d| d.errorcode.clone())
+        .unwrap_or_default();
     let discovery = body.errors.first();
     let status = r.status.as_u16();
     if status == 429 && fault_code.contains("QuotaViolation") {
         // 4xx carry no rate headers; the window is 24 h from its first call.
-        return ProviderError::QuotaExhausted { provider: P, resets_at: None };
+        return ProviderError::QuotaExhausted {
+            provider: P,
+            resets_at: None,
+        };
     }
     if status == 401 || fault_code.contains("InvalidApiKey") {
-        let message = body.fault.and_then(|f| f.faultstring).unwrap_or_else(|| first_line(r.body));
-        return ProviderError::Auth { provider: P, status, message };
+        let message = body
+            .fault
+            .and_then(|f| f.faultstring)
+            .unwrap_or_else(|| first_line(r.body));
+        return ProviderError::Auth {
+            provider: P,
+            status,
+            message,
+        };
     }
     if let Some(e) = discovery {
         let code = e.code.clone().unwrap_or_default();
         let detail = e.detail.clone().unwrap_or_default();
         return match status {
-            404 => ProviderError::NotFound { provider: P, what: format!("{code} {detail}").trim().to_string() },
-            500..=599 => ProviderError::Transient { provider: P, status: Some(status), message: format!("{code} {detail}") },
-            _ => ProviderError::Rejected { provider: P, status, message: format!("{code}: {detail}") },
+            404 => ProviderError::NotFound {
+                provider: P,
+                what: format!("{code} {detail}").trim().to_string(),
+            },
+            500..=599 => ProviderError::Transient {
+                provider: P,
+                status: Some(status),
+                message: format!("{code} {detail}"),
+            },
+            _ => ProviderError::Rejected {
+                provider: P,
+                status,
+                message: format!("{code}: {detail}"),
+            },
         };
     }
     default_classify(P, r)
@@ -86,7 +115,10 @@ pub fn tm_datetime(t: DateTime<Utc>) -> String {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Slice {
     /// Dated events starting in `[from, to)`.
-    Window { from: DateTime<Utc>, to: DateTime<Utc> },
+    Window {
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    },
     /// Undated events: `includeTBA=only` or `includeTBD=only` (asking for both at once returns none).
     Tba,
     Tbd,
@@ -109,9 +141,14 @@ impl TicketmasterClient {
         u
     }
 
-    async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<super::http::HttpResponse, ProviderError> {
+    async fn get(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<super::http::HttpResponse, ProviderError> {
         let url = self.url(path);
-        self.http
+        let response = self
+            .http
             .send(
                 |c| {
                     c.get(url.clone())
@@ -122,33 +159,67 @@ impl TicketmasterClient {
                 classify,
                 true,
             )
-            .await
+            .await?;
+        // TM's own count of what is left (sent on 200s only) replaces the local estimate.
+        let header = |name: &str| {
+            response
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<i64>().ok())
+        };
+        let remaining = header("Rate-Limit-Available").and_then(|v| u64::try_from(v).ok());
+        let resets_at = header("Rate-Limit-Reset").and_then(DateTime::from_timestamp_millis);
+        self.http.budget.observe_headers(remaining, resets_at);
+        Ok(response)
     }
 
     /// Attractions matching a keyword (for `artist add`), music only.
-    pub async fn search_attractions(&self, keyword: &str, size: u64) -> Result<Vec<Attraction>, ProviderError> {
+    pub async fn search_attractions(
+        &self,
+        keyword: &str,
+        size: u64,
+    ) -> Result<Vec<Attraction>, ProviderError> {
         let r = self
             .get(
                 "attractions.json",
-                &[("keyword", keyword.to_string()), ("size", size.clamp(1, PAGE_SIZE).to_string()), ("segmentId", "KZFzniwnSyZfZ7v7nJ".into())],
+                &[
+                    ("keyword", keyword.to_string()),
+                    ("size", size.clamp(1, PAGE_SIZE).to_string()),
+                    ("segmentId", "KZFzniwnSyZfZ7v7nJ".into()),
+                ],
             )
             .await?;
         let page: SearchPage = r.json(P, "attraction search")?;
         Ok(page
             .embedded
-            .map(|e| e.attractions.into_iter().filter_map(|v| serde_json::from_value(v).ok()).collect())
+            .map(|e| {
+                e.attractions
+                    .into_iter()
+                    .filter_map(|v| serde_json::from_value(v).ok())
+                    .collect()
+            })
             .unwrap_or_default())
     }
 
     pub async fn attraction(&self, id: &str) -> Result<Attraction, ProviderError> {
-        self.get(&format!("attractions/{}.json", urlencode(id)), &[]).await?.json(P, &format!("attraction {id}"))
+        self.get(&format!("attractions/{}.json", urlencode(id)), &[])
+            .await?
+            .json(P, &format!("attraction {id}"))
     }
 
     pub async fn venue(&self, id: &str) -> Result<Venue, ProviderError> {
-        self.get(&format!("venues/{}.json", urlencode(id)), &[]).await?.json(P, &format!("venue {id}"))
+        self.get(&format!("venues/{}.json", urlencode(id)), &[])
+            .await?
+            .json(P, &format!("venue {id}"))
     }
 
-    async fn page(&self, attraction_id: &str, slice: Slice, page: u64) -> Result<SearchPage, ProviderError> {
+    async fn page(
+        &self,
+        attraction_id: &str,
+        slice: Slice,
+        page: u64,
+    ) -> Result<SearchPage, ProviderError> {
         let mut q: Vec<(&str, String)> = vec![
             ("attractionId", attraction_id.to_string()),
             ("size", PAGE_SIZE.to_string()),
@@ -180,15 +251,29 @@ impl TicketmasterClient {
         let mut seen: HashMap<String, usize> = HashMap::new();
         // Whole seconds: the API's format has none finer.
         let start = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
-        let mut pending = vec![Slice::Tba, Slice::Tbd, Slice::Window { from: start, to: start + horizon }];
+        let mut pending = vec![
+            Slice::Tba,
+            Slice::Tbd,
+            Slice::Window {
+                from: start,
+                to: start + horizon,
+            },
+        ];
         let mut pages_done = 0u64;
         let mut pages_estimated = 3u64;
         while let Some(slice) = pending.pop() {
             let first = self.page(attraction_id, slice, 0).await?;
             out.requests += 1;
-            let total = first.page.as_ref().and_then(|p| p.total_elements).unwrap_or(0);
-            if let Slice::Window { from, to } = slice {
-                if total > MAX_PAGES * PAGE_SIZE && to - from > ChronoDuration::minutes(2) {
+            let total = first
+                .page
+                .as_ref()
+                .and_then(|p| p.total_elements)
+                .unwrap_or(0);
+            if let Slice::Window { from, to } = slice
+                && total > MAX_PAGES * PAGE_SIZE
+                && to - from > ChronoDuration::minutes(2)
+            {
+                {
                     let mid = from + (to - from) / 2;
                     let mid = DateTime::from_timestamp(mid.timestamp(), 0).unwrap_or(mid);
                     pending.push(Slice::Window { from: mid, to });
@@ -222,10 +307,17 @@ impl TicketmasterClient {
                     }
                 }
                 pages_done += 1;
-                progress(PageProgress { pages_done, pages_estimated: pages_estimated.max(pages_done), events_so_far: out.events.len() as u64 });
+                progress(PageProgress {
+                    pages_done,
+                    pages_estimated: pages_estimated.max(pages_done),
+                    events_so_far: out.events.len() as u64,
+                });
             }
             if total > MAX_PAGES * PAGE_SIZE {
-                out.skipped.push(format!("{} events in a two-minute window past the paging depth", total - MAX_PAGES * PAGE_SIZE));
+                out.skipped.push(format!(
+                    "{} events in a two-minute window past the paging depth",
+                    total - MAX_PAGES * PAGE_SIZE
+                ));
             }
         }
         Ok(out)
@@ -243,36 +335,70 @@ mod tests {
     use reqwest::header::HeaderMap;
 
     fn err(status: u16, body: &str) -> ProviderError {
-        classify(&ErrorResponse { status: StatusCode::from_u16(status).unwrap(), headers: &HeaderMap::new(), body })
+        classify(&ErrorResponse {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers: &HeaderMap::new(),
+            body,
+        })
     }
 
     #[test]
     fn classifies_both_envelopes() {
         assert!(matches!(
-            err(401, r#"{"fault":{"faultstring":"Invalid ApiKey","detail":{"errorcode":"oauth.v2.InvalidApiKey"}}}"#),
+            err(
+                401,
+                r#"{"fault":{"faultstring":"Invalid ApiKey","detail":{"errorcode":"oauth.v2.InvalidApiKey"}}}"#
+            ),
             ProviderError::Auth { status: 401, .. }
         ));
         assert!(matches!(
-            err(429, r#"{"fault":{"faultstring":"Rate limit quota violation. Quota limit  exceeded. Identifier : ***","detail":{"errorcode":"policies.ratelimit.QuotaViolation"}}}"#),
+            err(
+                429,
+                r#"{"fault":{"faultstring":"Rate limit quota violation. Quota limit  exceeded. Identifier : ***","detail":{"errorcode":"policies.ratelimit.QuotaViolation"}}}"#
+            ),
             ProviderError::QuotaExhausted { .. }
         ));
         assert!(matches!(
-            err(429, r#"{"fault":{"faultstring":"Spike arrest violation. Allowed rate : 5ps","detail":{"errorcode":"policies.ratelimit.SpikeArrestViolation"}}}"#),
+            err(
+                429,
+                r#"{"fault":{"faultstring":"Spike arrest violation. Allowed rate : 5ps","detail":{"errorcode":"policies.ratelimit.SpikeArrestViolation"}}}"#
+            ),
             ProviderError::RateLimited { .. }
         ));
         assert!(matches!(
-            err(404, r#"{"errors":[{"code":"DIS1004","detail":"Resource not found with provided criteria (locale=en-us, id=KovZpZAalvAA)","status":"404"}]}"#),
+            err(
+                404,
+                r#"{"errors":[{"code":"DIS1004","detail":"Resource not found with provided criteria (locale=en-us, id=KovZpZAalvAA)","status":"404"}]}"#
+            ),
             ProviderError::NotFound { .. }
         ));
-        let e = err(400, r#"{"errors":[{"code":"DIS1035","detail":"API Limits Exceeded: Max paging depth exceeded. (page * size) must be less than 1,000","status":"400 BAD_REQUEST"}]}"#);
-        assert!(matches!(&e, ProviderError::Rejected { status: 400, message, .. } if message.contains("DIS1035")), "{e:?}");
-        assert!(matches!(err(502, "<html><body>bad gateway</body></html>"), ProviderError::Transient { status: Some(502), .. }));
+        let e = err(
+            400,
+            r#"{"errors":[{"code":"DIS1035","detail":"API Limits Exceeded: Max paging depth exceeded. (page * size) must be less than 1,000","status":"400 BAD_REQUEST"}]}"#,
+        );
+        assert!(
+            matches!(&e, ProviderError::Rejected { status: 400, message, .. } if message.contains("DIS1035")),
+            "{e:?}"
+        );
+        assert!(matches!(
+            err(502, "<html><body>bad gateway</body></html>"),
+            ProviderError::Transient {
+                status: Some(502),
+                ..
+            }
+        ));
     }
 
     #[test]
     fn datetimes_have_no_fractions() {
-        let t = DateTime::parse_from_rfc3339("2026-10-06T15:06:52.123Z").unwrap().with_timezone(&Utc);
+        let t = DateTime::parse_from_rfc3339("2026-10-06T15:06:52.123Z")
+            .unwrap()
+            .with_timezone(&Utc);
         assert_eq!(tm_datetime(t), "2026-10-06T15:06:52Z");
-        assert!(MAX_PAGES * PAGE_SIZE <= PAGING_DEPTH && (MAX_PAGES + 1) * PAGE_SIZE > PAGING_DEPTH);
+        const {
+            assert!(
+                MAX_PAGES * PAGE_SIZE <= PAGING_DEPTH && (MAX_PAGES + 1) * PAGE_SIZE > PAGING_DEPTH
+            )
+        };
     }
 }
