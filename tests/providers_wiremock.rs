@@ -1588,5 +1588,8 @@ async fn tm_budget_follows_the_rate_limit_headers() {
     let b = client.http().budget.snapshot();
     assert_eq!(b.calls, 1);
     assert_eq!(b.remaining, Some(4723), "the header, not the local 4999");
-    assert_eq!(b.resets_at.map(|t| t.timestamp_millis()), Some(1_457_417_554_290));
+    assert_eq!(
+        b.resets_at.map(|t| t.timestamp_millis()),
+        Some(1_457_417_554_290)
+    );
 }

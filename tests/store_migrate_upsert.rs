@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 use common::{PgDatabase, migrated_store, skip_pg, sqlite_url};
 use syncdeck::store::sync_status::{PartStatus, Source, SyncStatus};
-use syncdeck::store::upsert::{self, SetlistRow, SetlistSongRow, ShowRow, ShowStatus, SongRow, VenueRow};
+use syncdeck::store::upsert::{
+    self, SetlistRow, SetlistSongRow, ShowRow, ShowStatus, SongRow, VenueRow,
+};
 use syncdeck::store::{Store, inspect, migrate};
 
 async fn count(store: &Store, table: &str) -> i64 {
@@ -20,7 +22,9 @@ async fn count(store: &Store, table: &str) -> i64 {
 
 async fn insert_artist(store: &Store, name: &str, tm: &str) -> String {
     let id = uuid::Uuid::new_v4().to_string();
-    let q = syncdeck::sql!("INSERT INTO artists (id, name, ticketmaster_id, sync_status) VALUES ($1::uuid, $2, $3, $4::jsonb)");
+    let q = syncdeck::sql!(
+        "INSERT INTO artists (id, name, ticketmaster_id, sync_status) VALUES ($1::uuid, $2, $3, $4::jsonb)"
+    );
     syncdeck::with_pool!(&store.db, p, b => {
         sqlx::query(q.text(b)).bind(&id).bind(name).bind(tm).bind(SyncStatus::default().to_json()).execute(p).await.map(|_| ())
     })
@@ -75,24 +79,70 @@ async fn upserts_converge(store: &Store) {
 
     for _ in 0..2 {
         let mut tx = store.begin().await.unwrap();
-        let v1 = upsert::upsert_venue(&mut tx, &venue("KovZpZA1")).await.unwrap();
-        let v2 = upsert::upsert_venue(&mut tx, &venue("KovZpZA1")).await.unwrap();
+        let v1 = upsert::upsert_venue(&mut tx, &venue("KovZpZA1"))
+            .await
+            .unwrap();
+        let v2 = upsert::upsert_venue(&mut tx, &venue("KovZpZA1"))
+            .await
+            .unwrap();
         assert_eq!(v1, v2, "same natural key, same uuid");
-        assert!(uuid::Uuid::parse_str(&v1).is_ok(), "venue id is a uuid, not a provider id: {v1}");
-        let map = upsert::artist_ids_by_ticketmaster_id(&mut tx, &["K8vZ917HEAD".into(), "K8vZ917SUPP".into()]).await.unwrap();
-        let owner = upsert::show_owner(&["K8vZ917HEAD".into(), "K8vZ917SUPP".into()], &map, &support);
+        assert!(
+            uuid::Uuid::parse_str(&v1).is_ok(),
+            "venue id is a uuid, not a provider id: {v1}"
+        );
+        let map = upsert::artist_ids_by_ticketmaster_id(
+            &mut tx,
+            &["K8vZ917HEAD".into(), "K8vZ917SUPP".into()],
+        )
+        .await
+        .unwrap();
+        let owner = upsert::show_owner(
+            &["K8vZ917HEAD".into(), "K8vZ917SUPP".into()],
+            &map,
+            &support,
+        );
         assert_eq!(owner, a, "the headliner in the database owns the show");
-        let s = upsert::upsert_show(&mut tx, &show("vvG1VZKS5pr1qy", "KovZpZA1", &["K8vZ917HEAD", "K8vZ917SUPP"]), &owner).await.unwrap();
+        let s = upsert::upsert_show(
+            &mut tx,
+            &show(
+                "vvG1VZKS5pr1qy",
+                "KovZpZA1",
+                &["K8vZ917HEAD", "K8vZ917SUPP"],
+            ),
+            &owner,
+        )
+        .await
+        .unwrap();
         assert!(uuid::Uuid::parse_str(&s).is_ok());
         let songs = vec![
-            SongRow { spotify_id: "6fgjU6IfBOXHI3OKtndEeE".into(), name: "Suspicious Minds".into(), duration_ms: Some(260_973), ..Default::default() },
-            SongRow { spotify_id: "3f9zqUnrnIq0LANhmnaF0V".into(), name: "Money".into(), ..Default::default() },
+            SongRow {
+                spotify_id: "6fgjU6IfBOXHI3OKtndEeE".into(),
+                name: "Suspicious Minds".into(),
+                duration_ms: Some(260_973),
+                ..Default::default()
+            },
+            SongRow {
+                spotify_id: "3f9zqUnrnIq0LANhmnaF0V".into(),
+                name: "Money".into(),
+                ..Default::default()
+            },
             // Same track twice (on two albums): written once.
-            SongRow { spotify_id: "3f9zqUnrnIq0LANhmnaF0V".into(), name: "Money".into(), ..Default::default() },
+            SongRow {
+                spotify_id: "3f9zqUnrnIq0LANhmnaF0V".into(),
+                name: "Money".into(),
+                ..Default::default()
+            },
         ];
-        assert_eq!(upsert::upsert_songs_batch(&mut tx, &a, &songs).await.unwrap(), 2);
+        assert_eq!(
+            upsert::upsert_songs_batch(&mut tx, &a, &songs)
+                .await
+                .unwrap(),
+            2
+        );
         // The same track for another artist is another row (composite key).
-        upsert::upsert_song(&mut tx, &support, &songs[0]).await.unwrap();
+        upsert::upsert_song(&mut tx, &support, &songs[0])
+            .await
+            .unwrap();
         let setlist = SetlistRow {
             setlist_fm_id: "235d0827".into(),
             date: NaiveDate::from_ymd_opt(2025, 4, 27),
@@ -103,8 +153,15 @@ async fn upserts_converge(store: &Store) {
         };
         let l = upsert::upsert_setlist(&mut tx, &a, &setlist).await.unwrap();
         for p in 1..=3 {
-            let row = SetlistSongRow { position: p, name: format!("song {p}"), is_encore: p == 3, song_id: None };
-            upsert::upsert_setlist_song(&mut tx, &l, &a, &row).await.unwrap();
+            let row = SetlistSongRow {
+                position: p,
+                name: format!("song {p}"),
+                is_encore: p == 3,
+                song_id: None,
+            };
+            upsert::upsert_setlist_song(&mut tx, &l, &a, &row)
+                .await
+                .unwrap();
         }
         tx.commit().await.unwrap();
     }
@@ -147,22 +204,48 @@ async fn show_owner_does_not_depend_on_sync_order(store: &Store) {
     let attractions: Vec<String> = vec!["K8vZ917LATE".into(), "K8vZ917OPEN".into()];
     let owner_now = |map: &HashMap<String, String>| upsert::show_owner(&attractions, map, &support);
     let mut tx = store.begin().await.unwrap();
-    let map = upsert::artist_ids_by_ticketmaster_id(&mut tx, &attractions).await.unwrap();
+    let map = upsert::artist_ids_by_ticketmaster_id(&mut tx, &attractions)
+        .await
+        .unwrap();
     assert_eq!(owner_now(&map), support);
     tx.rollback().await.unwrap();
     let late = insert_artist(store, "Late Headliner", "K8vZ917LATE").await;
     let mut tx = store.begin().await.unwrap();
-    let map = upsert::artist_ids_by_ticketmaster_id(&mut tx, &attractions).await.unwrap();
+    let map = upsert::artist_ids_by_ticketmaster_id(&mut tx, &attractions)
+        .await
+        .unwrap();
     assert_eq!(owner_now(&map), late);
-    assert_eq!(upsert::show_owner(&attractions, &map, &late), late, "the same owner whoever syncs");
+    assert_eq!(
+        upsert::show_owner(&attractions, &map, &late),
+        late,
+        "the same owner whoever syncs"
+    );
     tx.rollback().await.unwrap();
 }
 
 async fn status_parts_are_written_canonically(store: &Store) {
     let id = insert_artist(store, "Status Artist", "K8vZ917STAT").await;
-    assert!(store.set_part_status(&id, Source::Spotify, PartStatus::Error).await.unwrap());
-    assert!(store.set_part_status(&id, Source::Ticketmaster, PartStatus::Success).await.unwrap());
-    store.finish_artist_sync(&id, Some("spotify: albums step: HTTP 403 Forbidden"), true, Some(16)).await.unwrap();
+    assert!(
+        store
+            .set_part_status(&id, Source::Spotify, PartStatus::Error)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .set_part_status(&id, Source::Ticketmaster, PartStatus::Success)
+            .await
+            .unwrap()
+    );
+    store
+        .finish_artist_sync(
+            &id,
+            Some("spotify: albums step: HTTP 403 Forbidden"),
+            true,
+            Some(16),
+        )
+        .await
+        .unwrap();
     let d = store.artist_detail(&id).await.unwrap().expect("artist");
     assert_eq!(d.summary.sync_status.ticketmaster, PartStatus::Success);
     assert_eq!(d.summary.sync_status.spotify, PartStatus::Error);
@@ -170,16 +253,34 @@ async fn status_parts_are_written_canonically(store: &Store) {
     assert!(d.summary.last_ticketmaster_sync.is_some());
     assert!(d.summary.last_spotify_sync.is_none());
     assert_eq!(d.summary.upcoming_shows_count, 16);
-    assert_eq!(d.summary.last_sync_error.as_deref(), Some("spotify: albums step: HTTP 403 Forbidden"));
+    assert_eq!(
+        d.summary.last_sync_error.as_deref(),
+        Some("spotify: albums step: HTTP 403 Forbidden")
+    );
     let raw: String = syncdeck::with_pool!(&store.db, p, b => {
         sqlx::query_scalar(syncdeck::sql!("SELECT sync_status::text FROM artists WHERE id = $1::uuid").text(b)).bind(&id).fetch_one(p).await.unwrap()
     });
     let v: serde_json::Value = serde_json::from_str(&raw).unwrap();
-    assert_eq!(v, serde_json::json!({"ticketmaster": "success", "spotify": "error", "setlistfm": "pending"}));
-    store.finish_artist_sync(&id, None, true, None).await.unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"ticketmaster": "success", "spotify": "error", "setlistfm": "pending"})
+    );
+    store
+        .finish_artist_sync(&id, None, true, None)
+        .await
+        .unwrap();
     let d = store.artist_detail(&id).await.unwrap().unwrap();
     assert_eq!(d.summary.last_sync_error, None, "cleared on success");
-    assert!(!store.set_part_status(&uuid::Uuid::new_v4().to_string(), Source::Spotify, PartStatus::Error).await.unwrap());
+    assert!(
+        !store
+            .set_part_status(
+                &uuid::Uuid::new_v4().to_string(),
+                Source::Spotify,
+                PartStatus::Error
+            )
+            .await
+            .unwrap()
+    );
 }
 
 async fn all(store: Store) {
@@ -209,17 +310,31 @@ async fn postgres_migrations_upserts_and_status() {
 async fn sqlite_pragmas_are_set_on_every_connection() {
     let (_dir, url) = sqlite_url();
     let store = migrated_store(&url).await;
-    let syncdeck::store::Db::Sqlite(pool) = &store.db else { unreachable!() };
+    let syncdeck::store::Db::Sqlite(pool) = &store.db else {
+        unreachable!()
+    };
     // Several connections at once: each must have WAL, NORMAL sync (1), FKs and a busy timeout.
     let mut conns = Vec::new();
     for _ in 0..4 {
         conns.push(pool.acquire().await.unwrap());
     }
     for c in conns.iter_mut() {
-        let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut **c).await.unwrap();
-        let sync: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(&mut **c).await.unwrap();
-        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(&mut **c).await.unwrap();
-        let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout").fetch_one(&mut **c).await.unwrap();
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&mut **c)
+            .await
+            .unwrap();
+        let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&mut **c)
+            .await
+            .unwrap();
+        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+            .fetch_one(&mut **c)
+            .await
+            .unwrap();
+        let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+            .fetch_one(&mut **c)
+            .await
+            .unwrap();
         assert_eq!((mode.as_str(), sync, fk), ("wal", 1, 1));
         assert!(busy >= 5000);
     }
