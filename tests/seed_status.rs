@@ -555,10 +555,11 @@ fn check_order(
     let key = |r: &ArtistSummary| -> Key {
         match sort {
             SortKey::Name => Key::Text(r.name.to_ascii_lowercase()),
-            SortKey::Overall => Key::Text(r.overall().as_str().into()),
-            SortKey::Ticketmaster => Key::Text(r.sync_status.ticketmaster.as_str().into()),
-            SortKey::Spotify => Key::Text(r.sync_status.spotify.as_str().into()),
-            SortKey::Setlistfm => Key::Text(r.sync_status.setlistfm.as_str().into()),
+            // Status sorts follow the enums' order, so the database agrees with Rust's Ord.
+            SortKey::Overall => Key::Number(r.overall() as i64),
+            SortKey::Ticketmaster => Key::Number(r.sync_status.ticketmaster as i64),
+            SortKey::Spotify => Key::Number(r.sync_status.spotify as i64),
+            SortKey::Setlistfm => Key::Number(r.sync_status.setlistfm as i64),
             SortKey::LastSync => r
                 .last_sync
                 .map_or(Key::Null, |t| Key::Number(t.timestamp_micros())),
@@ -771,11 +772,9 @@ async fn tolerant_reading_matches_the_sql_mirror(store: &Store) {
             .await
             .unwrap()
             .rows;
-        let words: Vec<&str> = rows
-            .iter()
-            .map(|r| r.sync_status.get(source).as_str())
-            .collect();
+        let words: Vec<PartStatus> = rows.iter().map(|r| r.sync_status.get(source)).collect();
         let mut sorted = words.clone();
+        // The enum's order (pending, syncing, success, error), as the database ranks it.
         sorted.sort();
         assert_eq!(words, sorted, "{sort:?} sorts by the tolerant reading");
     }

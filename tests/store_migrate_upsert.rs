@@ -339,3 +339,59 @@ async fn sqlite_pragmas_are_set_on_every_connection() {
         assert!(busy >= 5000);
     }
 }
+
+/// Three parts of the same artist finishing at the same moment keep all three keys.
+async fn concurrent_parts_do_not_overwrite_each_other(store: &Store) {
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        ids.push(
+            insert_artist(
+                store,
+                &format!("Concurrent {i}"),
+                &format!("K8vZ917C{i:03}"),
+            )
+            .await,
+        );
+    }
+    let mut tasks = Vec::new();
+    for id in &ids {
+        for (source, status) in [
+            (Source::Ticketmaster, PartStatus::Success),
+            (Source::Spotify, PartStatus::Error),
+            (Source::Setlistfm, PartStatus::Success),
+        ] {
+            let (store, id) = (store.clone(), id.clone());
+            tasks.push(tokio::spawn(async move {
+                store.set_part_status(&id, source, status).await
+            }));
+        }
+    }
+    for t in tasks {
+        assert!(t.await.unwrap().unwrap());
+    }
+    for id in &ids {
+        let s = store
+            .artist_detail(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .summary
+            .sync_status;
+        assert_eq!(
+            (s.ticketmaster, s.spotify, s.setlistfm),
+            (PartStatus::Success, PartStatus::Error, PartStatus::Success),
+            "a concurrent write lost a part of artist {id}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn concurrent_part_updates_sqlite_and_postgres() {
+    let (_dir, url) = sqlite_url();
+    concurrent_parts_do_not_overwrite_each_other(&migrated_store(&url).await).await;
+    if skip_pg() {
+        return;
+    }
+    let db = PgDatabase::create("concurrent").await;
+    concurrent_parts_do_not_overwrite_each_other(&migrated_store(&db.database_url()).await).await;
+}

@@ -226,14 +226,35 @@ fn push_filter<DB: sqlx::Database>(
     }
 }
 
+/// Ranks status words in the order of the Rust enums' `Ord`, so the database and a console
+/// sorting in memory agree.
+fn rank(expr: String, order: &[&str]) -> String {
+    let whens: String = order
+        .iter()
+        .enumerate()
+        .map(|(i, w)| format!(" WHEN '{w}' THEN {i}"))
+        .collect();
+    format!("(CASE {expr}{whens} ELSE {} END)", order.len())
+}
+
 fn order_by(backend: Backend, sort: SortKey, descending: bool) -> String {
     let dir = if descending { "DESC" } else { "ASC" };
+    let part = |source| {
+        rank(
+            sql_part_expr(backend, "a.sync_status", source),
+            &["pending", "syncing", "success", "error"],
+        )
+    };
     let key = match sort {
-        SortKey::Name => "lower(a.name)".to_string(),
-        SortKey::Overall => sql_overall_expr(backend, "a.sync_status"),
-        SortKey::Ticketmaster => sql_part_expr(backend, "a.sync_status", Source::Ticketmaster),
-        SortKey::Spotify => sql_part_expr(backend, "a.sync_status", Source::Spotify),
-        SortKey::Setlistfm => sql_part_expr(backend, "a.sync_status", Source::Setlistfm),
+        // Never null, and a plain key lets the lower(name) index serve the sort.
+        SortKey::Name => return format!(" ORDER BY lower(a.name) {dir}, a.id {dir}"),
+        SortKey::Overall => rank(
+            sql_overall_expr(backend, "a.sync_status"),
+            &["syncing", "error", "pending", "success"],
+        ),
+        SortKey::Ticketmaster => part(Source::Ticketmaster),
+        SortKey::Spotify => part(Source::Spotify),
+        SortKey::Setlistfm => part(Source::Setlistfm),
         SortKey::LastSync => "a.last_sync".to_string(),
         SortKey::Shows => "COALESCE(a.upcoming_shows_count, 0)".to_string(),
         // Postgres does not accept an output alias inside an ORDER BY expression.
@@ -388,9 +409,14 @@ pub async fn set_part_status_tx(
     source: Source,
     status: PartStatus,
 ) -> Result<bool, StoreError> {
-    let read = crate::sql!("SELECT sync_status::text FROM artists WHERE id = $1::uuid");
+    // FOR UPDATE on Postgres: two parts finishing at once must not overwrite each other's key
+    // (SQLite's IMMEDIATE transactions already serialise writers).
     let current: Option<Option<String>> = crate::with_tx!(tx, c, b => {
-        sqlx::query_scalar(read.text(b)).bind(artist_id).fetch_optional(c).await
+        let read = match b {
+            Backend::Postgres => "SELECT sync_status::text FROM artists WHERE id = $1::uuid FOR UPDATE",
+            Backend::Sqlite => "SELECT sync_status FROM artists WHERE id = $1",
+        };
+        sqlx::query_scalar(read).bind(artist_id).fetch_optional(c).await
     })
     .map_err(|e| StoreError::query(format!("reading the sync status of artist {artist_id}"), e))?;
     let Some(current) = current else {
