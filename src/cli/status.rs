@@ -85,7 +85,7 @@ pub(crate) fn render_text(
     let mut out = String::new();
     let header = [
         pad("NAME", NAME_W),
-        pad("TICKETMASTER ID", TM_W),
+        pad("TM ID", TM_W),
         pad("OVERALL", PART_W),
         pad("TICKETMASTER", PART_W),
         pad("SPOTIFY", PART_W),
