@@ -15,11 +15,13 @@ use super::ticketmaster::TicketmasterClient;
 use crate::checks::{Check, CheckStatus, LiveProbe};
 use crate::config::Config;
 
-/// One try, a short timeout: a check should answer in seconds, not retry for a minute.
+/// Two tries with short timeouts: a check answers in seconds, yet one 429 from a burst just
+/// before (setlist.fm's gateway throttles at about 1 req/s) does not fail a good key.
 fn probe_settings(provider: Provider) -> HttpSettings {
     HttpSettings {
-        max_attempts: 1,
-        timeout: Duration::from_secs(8),
+        max_attempts: 2,
+        timeout: Duration::from_secs(4),
+        max_retry_after: Duration::from_secs(3),
         ..HttpSettings::for_provider(provider)
     }
 }
