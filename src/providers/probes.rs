@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Provider;
@@ -72,67 +73,28 @@ fn skipped(name: &str, why: &str) -> Check {
     c
 }
 
-struct TicketmasterProbe(Result<TicketmasterClient, String>);
-struct SpotifyProbe(Result<SpotifyClient, String>);
-struct SetlistFmProbe(Result<SetlistFmClient, String>);
+type Call = Pin<Box<dyn Future<Output = Result<String, ProviderError>> + Send>>;
 
-impl LiveProbe for TicketmasterProbe {
-    fn name(&self) -> &'static str {
-        "ticketmaster"
-    }
-    fn run(&self) -> Pin<Box<dyn Future<Output = Check> + Send + '_>> {
-        Box::pin(async move {
-            let client = match &self.0 {
-                Ok(c) => c,
-                Err(why) => return skipped(self.name(), why),
-            };
-            let started = Instant::now();
-            let outcome = client
-                .search_attractions("music", 1)
-                .await
-                .map(|_| "key accepted (one attraction search)".to_string());
-            check_from(self.name(), outcome, started.elapsed())
-        })
-    }
+/// A probe: one cheap call on a client, or a skipped row when the client could not be made.
+struct ClientProbe<C> {
+    name: &'static str,
+    client: Result<Arc<C>, String>,
+    call: fn(Arc<C>) -> Call,
 }
 
-impl LiveProbe for SpotifyProbe {
+impl<C: Send + Sync + 'static> LiveProbe for ClientProbe<C> {
     fn name(&self) -> &'static str {
-        "spotify"
+        self.name
     }
     fn run(&self) -> Pin<Box<dyn Future<Output = Check> + Send + '_>> {
         Box::pin(async move {
-            let client = match &self.0 {
-                Ok(c) => c,
-                Err(why) => return skipped(self.name(), why),
+            let client = match &self.client {
+                Ok(c) => c.clone(),
+                Err(why) => return skipped(self.name, why),
             };
             let started = Instant::now();
-            let outcome = client
-                .check_credentials()
-                .await
-                .map(|_| "client credentials accepted (token issued)".to_string());
-            check_from(self.name(), outcome, started.elapsed())
-        })
-    }
-}
-
-impl LiveProbe for SetlistFmProbe {
-    fn name(&self) -> &'static str {
-        "setlistfm"
-    }
-    fn run(&self) -> Pin<Box<dyn Future<Output = Check> + Send + '_>> {
-        Box::pin(async move {
-            let client = match &self.0 {
-                Ok(c) => c,
-                Err(why) => return skipped(self.name(), why),
-            };
-            let started = Instant::now();
-            // A search with no match answers 404, which still proves the key was accepted.
-            let outcome = client
-                .search_artists("Radiohead")
-                .await
-                .map(|_| "key accepted (one artist search)".to_string());
-            check_from(self.name(), outcome, started.elapsed())
+            let outcome = (self.call)(client).await;
+            check_from(self.name, outcome, started.elapsed())
         })
     }
 }
@@ -175,9 +137,40 @@ pub fn probes(config: &Config) -> Vec<Box<dyn LiveProbe>> {
         None => Err(NO_KEY.to_string()),
     };
     vec![
-        Box::new(TicketmasterProbe(tm)),
-        Box::new(SpotifyProbe(sp)),
-        Box::new(SetlistFmProbe(sf)),
+        Box::new(ClientProbe {
+            name: "ticketmaster",
+            client: tm.map(Arc::new),
+            call: |c| {
+                Box::pin(async move {
+                    c.search_attractions("music", 1)
+                        .await
+                        .map(|_| "key accepted (one attraction search)".into())
+                })
+            },
+        }),
+        Box::new(ClientProbe {
+            name: "spotify",
+            client: sp.map(Arc::new),
+            call: |c| {
+                Box::pin(async move {
+                    c.check_credentials()
+                        .await
+                        .map(|_| "client credentials accepted (token issued)".into())
+                })
+            },
+        }),
+        Box::new(ClientProbe {
+            name: "setlistfm",
+            client: sf.map(Arc::new),
+            // A search with no match answers 404, which still proves the key was accepted.
+            call: |c| {
+                Box::pin(async move {
+                    c.search_artists("Radiohead")
+                        .await
+                        .map(|_| "key accepted (one artist search)".into())
+                })
+            },
+        }),
     ]
 }
 
