@@ -104,6 +104,41 @@ pub struct RetryNotice {
 
 pub type RetryHook = Arc<dyn Fn(&RetryNotice) + Send + Sync>;
 
+/// An answer as a transport returns it: status, headers, body; or why none came (no URL in it).
+pub type TransportResult = Result<(StatusCode, HeaderMap, Bytes), String>;
+
+/// What carries a request. Production uses reqwest; tests script answers in memory, so retry
+/// and backoff timing can be checked on tokio's paused clock without sockets.
+pub trait Transport: Send + Sync {
+    fn execute<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        request: reqwest::Request,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = TransportResult> + Send + 'a>>;
+}
+
+/// The real network, through reqwest.
+pub struct ReqwestTransport;
+
+impl Transport for ReqwestTransport {
+    fn execute<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        request: reqwest::Request,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = TransportResult> + Send + 'a>> {
+        Box::pin(async move {
+            let run = async {
+                let resp = client.execute(request).await?;
+                let status = resp.status();
+                let headers = resp.headers().clone();
+                let body = resp.bytes().await?;
+                Ok::<_, reqwest::Error>((status, headers, body))
+            };
+            run.await.map_err(|e| describe_reqwest(&e))
+        })
+    }
+}
+
 /// One provider's HTTP client.
 pub struct ProviderHttp {
     pub provider: Provider,
@@ -114,6 +149,7 @@ pub struct ProviderHttp {
     /// Secret values to scrub from any text that leaves this layer.
     secrets: Vec<String>,
     on_retry: Option<RetryHook>,
+    transport: Arc<dyn Transport>,
 }
 
 impl std::fmt::Debug for ProviderHttp {
@@ -215,7 +251,14 @@ impl ProviderHttp {
             settings,
             secrets,
             on_retry: None,
+            transport: Arc::new(ReqwestTransport),
         })
+    }
+
+    /// Replaces the network (tests).
+    pub fn with_transport(mut self, transport: Arc<dyn Transport>) -> Self {
+        self.transport = transport;
+        self
     }
 
     pub fn with_retry_hook(mut self, hook: RetryHook) -> Self {
@@ -268,13 +311,10 @@ impl ProviderHttp {
             let shown_url = redact_url(request.url());
             self.budget.count_call(Utc::now());
             let started = tokio::time::Instant::now();
-            let outcome = tokio::time::timeout(self.settings.timeout, async {
-                let resp = self.client.execute(request).await?;
-                let status = resp.status();
-                let headers = resp.headers().clone();
-                let body = resp.bytes().await?;
-                Ok::<_, reqwest::Error>((status, headers, body))
-            })
+            let outcome = tokio::time::timeout(
+                self.settings.timeout,
+                self.transport.execute(&self.client, request),
+            )
             .await;
             let error = match outcome {
                 Err(_) => ProviderError::Transient {
@@ -285,7 +325,7 @@ impl ProviderHttp {
                 Ok(Err(e)) => ProviderError::Transient {
                     provider,
                     status: None,
-                    message: self.scrub(&describe_reqwest(&e)),
+                    message: self.scrub(&e),
                 },
                 Ok(Ok((status, headers, body))) => {
                     tracing::debug!(provider = %provider, url = %shown_url, status = status.as_u16(), ms = started.elapsed().as_millis() as u64, "request");
