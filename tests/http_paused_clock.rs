@@ -296,3 +296,36 @@ async fn auth_not_found_and_malformed_answers_are_never_retried() {
     get(&h, ticketmaster::classify).await.unwrap();
     assert_eq!(s.sent().len(), 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_throttled_source_does_not_stall_the_others() {
+    // Spotify is told to wait 30 s; Ticketmaster, on its own limiter, answers meanwhile.
+    let sp = Script::new(vec![
+        Step::Answer(
+            429,
+            vec![("retry-after", "30")],
+            r#"{"error":{"status":429,"message":"API rate limit exceeded"}}"#,
+        ),
+        OK,
+    ]);
+    let tm = Script::new(vec![OK, OK, OK]);
+    let (sp_http, _) = http(Provider::Spotify, &sp);
+    let (tm_http, _) = http(Provider::Ticketmaster, &tm);
+    let started = Instant::now();
+    let spotify = async {
+        get(&sp_http, spotify::classify).await.unwrap();
+        started.elapsed()
+    };
+    let ticketmaster = async {
+        for _ in 0..3 {
+            get(&tm_http, ticketmaster::classify).await.unwrap();
+        }
+        started.elapsed()
+    };
+    let (sp_done, tm_done) = tokio::join!(spotify, ticketmaster);
+    assert!(sp_done >= Duration::from_secs(30), "{sp_done:?}");
+    assert!(
+        tm_done < Duration::from_secs(1),
+        "Ticketmaster waited for Spotify's throttle: {tm_done:?}"
+    );
+}
