@@ -13,8 +13,21 @@ pub struct LogGuard(#[allow(dead_code)] Option<tracing_appender::non_blocking::W
 /// `SYNCDECK_LOG` (e.g. `debug`, `syncdeck=trace`), default `info`. If the directory cannot be
 /// created, logging is off and a warning is returned for the caller to show.
 pub fn init_file_logging(log_dir: &Path) -> (LogGuard, Option<String>) {
-    let filter = EnvFilter::try_from_env("SYNCDECK_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,hyper=warn,reqwest=warn"));
+    let mut filter = EnvFilter::try_from_env("SYNCDECK_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    // The HTTP stack logs request URLs at debug/trace, and a URL can carry an API key: keep it
+    // at warn whatever level is asked for (syncdeck logs its own, redacted, URLs).
+    for quiet in [
+        "reqwest=warn",
+        "hyper=warn",
+        "hyper_util=warn",
+        "h2=warn",
+        "rustls=warn",
+    ] {
+        if let Ok(d) = quiet.parse() {
+            filter = filter.add_directive(d);
+        }
+    }
     if let Err(e) = std::fs::create_dir_all(log_dir) {
         return (
             LogGuard(None),

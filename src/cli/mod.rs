@@ -101,6 +101,16 @@ pub async fn open_store(config: &Config, mode: OpenMode) -> Result<Store> {
 
 /// Runs the parsed command line; returns the process exit code.
 pub async fn run(cli: Cli) -> Result<i32> {
+    // Logs go to a file under the data dir, never to the terminal. A configuration that does
+    // not load is reported by the command itself, so logging just stays off then.
+    let _log_guard = Config::load(&cli.global.overrides()).ok().map(|c| {
+        let (guard, warning) = crate::logging::init_file_logging(&c.log_dir());
+        if let Some(w) = warning {
+            eprintln!("warning: {w}");
+        }
+        tracing::info!(command = ?cli.command.as_ref().map(command_name), database = %c.database.display_location(), "syncdeck started");
+        guard
+    });
     match cli.command {
         None => {
             eprintln!(
@@ -117,5 +127,18 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Some(Command::Migrate) => migrate::run(&cli.global).await,
         Some(Command::Seed(args)) => seed::run(&cli.global, args).await,
         Some(Command::Fake(args)) => fake::run(args).await,
+    }
+}
+
+/// The subcommand's name, for the log (never its arguments, which may carry a URL).
+fn command_name(c: &Command) -> &'static str {
+    match c {
+        Command::Demo(_) => "demo",
+        Command::Status(_) => "status",
+        Command::Env { .. } => "env check",
+        Command::Doctor(_) => "doctor",
+        Command::Migrate => "migrate",
+        Command::Seed(_) => "seed",
+        Command::Fake(_) => "fake",
     }
 }
