@@ -4,6 +4,7 @@ pub mod budget;
 pub mod error;
 pub mod http;
 pub mod limiter;
+pub mod mapping;
 pub mod probes;
 pub mod redact;
 pub mod setlistfm;

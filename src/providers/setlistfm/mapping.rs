@@ -10,16 +10,9 @@ use serde_json::json;
 
 use super::types::{Setlist, SfArtist};
 use crate::providers::error::Provider;
+use crate::providers::mapping::{MapError, clean};
 use crate::providers::spotify::mapping::{Ambiguous, normalize_name};
-use crate::providers::ticketmaster::mapping::MapError;
 use crate::store::upsert::{SetlistRow, SetlistSongRow};
-
-fn clean(s: &Option<String>) -> Option<String> {
-    s.as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-}
 
 /// `eventDate`: exactly `dd-MM-yyyy`. A generic parser would read `03-06-2025` as March 6 or
 /// fail on it; this reads June 3 or nothing.

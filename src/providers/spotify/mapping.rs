@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 
 use super::types::{Artist, Image, SimplifiedAlbum, SimplifiedTrack, Track};
 use crate::providers::error::Provider;
-use crate::providers::ticketmaster::mapping::MapError;
+use crate::providers::mapping::{MapError, clean};
 use crate::store::upsert::SongRow;
 
 /// What a Spotify artist sets on the app's `artists` row.
@@ -43,13 +43,6 @@ pub fn widest_image(images: &[Image]) -> Option<String> {
         .filter(|i| i.url.as_deref().is_some_and(|u| !u.trim().is_empty()))
         .max_by_key(|i| (i.width.unwrap_or(0), i.height.unwrap_or(0)))
         .and_then(|i| i.url.clone())
-}
-
-fn clean(s: &Option<String>) -> Option<String> {
-    s.as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
 }
 
 /// A name reduced for comparison: case folded, typographic quotes and dashes made plain,

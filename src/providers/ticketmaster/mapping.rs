@@ -23,10 +23,8 @@ pub struct AttractionInfo {
     pub upcoming_events: Option<u64>,
 }
 
-/// Why an item could not be mapped (that item fails; the rest go on).
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{0}")]
-pub struct MapError(pub String);
+pub use crate::providers::mapping::MapError;
+use crate::providers::mapping::clean;
 
 /// The widest image's URL (not the first: TM lists about ten sizes in no order).
 pub fn widest_image(images: &[Image]) -> Option<String> {
@@ -35,13 +33,6 @@ pub fn widest_image(images: &[Image]) -> Option<String> {
         .filter(|i| i.url.as_deref().is_some_and(|u| !u.is_empty()))
         .max_by_key(|i| i.width.unwrap_or(0))
         .and_then(|i| i.url.clone())
-}
-
-fn clean(s: &Option<String>) -> Option<String> {
-    s.as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
 }
 
 /// The Spotify artist id in `https://open.spotify.com/artist/<id>` (query and slashes ignored).
