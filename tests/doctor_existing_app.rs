@@ -848,26 +848,18 @@ impl Drop for PlainRole {
         let (name, db_url) = (self.name.clone(), self.db_url.clone());
         let admin = common::pg_admin_url();
         // Roles are cluster-wide: revoke what it holds in the test database, then drop it.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                if let Ok(mut c) = PgConnection::connect(&db_url).await {
-                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP OWNED BY {name}")))
-                        .execute(&mut c)
-                        .await;
-                }
-                if let Ok(mut c) = PgConnection::connect(&admin).await {
-                    let _ =
-                        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP ROLE IF EXISTS {name}")))
-                            .execute(&mut c)
-                            .await;
-                }
-            });
-        })
-        .join();
+        common::block_on_own_runtime(async move {
+            if let Ok(mut c) = PgConnection::connect(&db_url).await {
+                let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP OWNED BY {name}")))
+                    .execute(&mut c)
+                    .await;
+            }
+            if let Ok(mut c) = PgConnection::connect(&admin).await {
+                let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP ROLE IF EXISTS {name}")))
+                    .execute(&mut c)
+                    .await;
+            }
+        });
     }
 }
 
