@@ -20,10 +20,7 @@ pub async fn run(global: &GlobalArgs, args: EnvCheckArgs) -> Result<i32> {
     // A malformed .env is reported as a failed check, not a crash, so the rest still shows.
     let (snapshot, dotenv_error) = match EnvSnapshot::load(overrides.env_file.as_deref()) {
         Ok(s) => (s, None),
-        Err(e) => (
-            EnvSnapshot::load(Some(std::path::Path::new("/dev/null"))).unwrap_or_default(),
-            Some(e.to_string()),
-        ),
+        Err(e) => (EnvSnapshot::process_env_only(), Some(e.to_string())),
     };
     let mut snapshot = snapshot;
     if let Some(url) = &overrides.database_url {

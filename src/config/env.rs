@@ -52,14 +52,24 @@ impl EnvSnapshot {
             snapshot.read_dotenv(&path)?;
             snapshot.dotenv_path = Some(path);
         }
+        snapshot.overlay_process_env();
+        Ok(snapshot)
+    }
+
+    /// The process environment alone, for reporting when `.env` itself is unreadable.
+    pub fn process_env_only() -> Self {
+        let mut snapshot = EnvSnapshot::default();
+        snapshot.overlay_process_env();
+        snapshot
+    }
+
+    /// Real environment variables win over `.env`.
+    fn overlay_process_env(&mut self) {
         for name in super::ALL_VARIABLES.iter().chain(super::EXTRA_VARIABLES) {
             if let Ok(value) = std::env::var(name) {
-                snapshot
-                    .values
-                    .insert(name.to_string(), (value, Source::Env));
+                self.values.insert(name.to_string(), (value, Source::Env));
             }
         }
-        Ok(snapshot)
     }
 
     /// A snapshot from explicit pairs (tests and the demo use this instead of the process env).
