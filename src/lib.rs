@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod checks;
 pub mod cli;
 pub mod config;
+pub mod engine;
 pub mod fake;
 pub mod logging;
 pub mod providers;

@@ -47,6 +47,119 @@ pub fn init_file_logging(log_dir: &Path) -> (LogGuard, Option<String>) {
     let _ = tracing_subscriber::registry()
         .with(filter)
         .with(layer)
+        .with(TapLayer)
         .try_init();
     (LogGuard(Some(guard)), None)
+}
+
+/// A log record as the console's log pane shows it. The text is raw: whoever draws it
+/// neutralises control characters.
+#[derive(Debug, Clone)]
+pub struct TapLine {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub level: tracing::Level,
+    pub target: String,
+    pub message: String,
+    /// The `artist_id` field of the innermost enclosing span that has one.
+    pub artist_id: Option<String>,
+}
+
+static TAP: std::sync::OnceLock<tokio::sync::broadcast::Sender<TapLine>> =
+    std::sync::OnceLock::new();
+
+fn tap_sender() -> &'static tokio::sync::broadcast::Sender<TapLine> {
+    TAP.get_or_init(|| tokio::sync::broadcast::channel(4096).0)
+}
+
+/// Every log record that passes the filter from now on (the engine forwards them as events).
+/// Records are only formatted while someone listens.
+pub fn tap() -> tokio::sync::broadcast::Receiver<TapLine> {
+    tap_sender().subscribe()
+}
+
+/// Installs only the tap (no file), for tests and embedders that log elsewhere.
+pub fn init_tap_only() {
+    let _ = tracing_subscriber::registry()
+        .with(EnvFilter::new(
+            "info,sqlx=warn,reqwest=warn,hyper=warn,h2=warn,rustls=warn",
+        ))
+        .with(TapLayer)
+        .try_init();
+}
+
+struct TapLayer;
+
+/// The `artist_id` recorded on a span.
+struct SpanArtist(String);
+
+#[derive(Default)]
+struct Fields {
+    message: String,
+    rest: String,
+    artist_id: Option<String>,
+}
+
+impl tracing::field::Visit for Fields {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        match field.name() {
+            "message" => self.message = value.to_string(),
+            "artist_id" => self.artist_id = Some(value.to_string()),
+            name => {
+                use std::fmt::Write;
+                let _ = write!(self.rest, " {name}={value}");
+            }
+        }
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        match field.name() {
+            "message" => self.message = format!("{value:?}"),
+            "artist_id" => {
+                self.artist_id = Some(format!("{value:?}").trim_matches('"').to_string())
+            }
+            name => {
+                use std::fmt::Write;
+                let _ = write!(self.rest, " {name}={value:?}");
+            }
+        }
+    }
+}
+
+impl<S> tracing_subscriber::Layer<S> for TapLayer
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let mut fields = Fields::default();
+        attrs.record(&mut fields);
+        if let (Some(artist), Some(span)) = (fields.artist_id, ctx.span(id)) {
+            span.extensions_mut().insert(SpanArtist(artist));
+        }
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        let tx = tap_sender();
+        if tx.receiver_count() == 0 {
+            return;
+        }
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let artist_id = fields.artist_id.or_else(|| {
+            ctx.event_scope(event)?
+                .find_map(|span| span.extensions().get::<SpanArtist>().map(|a| a.0.clone()))
+        });
+        let meta = event.metadata();
+        let _ = tx.send(TapLine {
+            at: chrono::Utc::now(),
+            level: *meta.level(),
+            target: meta.target().to_string(),
+            message: format!("{}{}", fields.message, fields.rest),
+            artist_id,
+        });
+    }
 }

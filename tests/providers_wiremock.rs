@@ -1120,7 +1120,7 @@ async fn sp_artist_songs_page_within_the_limits() {
         assert!(q["limit"].parse::<u64>().unwrap() <= 10, "{}", r.url);
         assert_eq!(
             (q["include_groups"].as_str(), q["market"].as_str()),
-            ("album,single", "US")
+            ("album,single,compilation", "US")
         );
     }
     for r in requests_matching(&server, "/v1/albums/").await {

@@ -12,6 +12,7 @@ use reqwest::{RequestBuilder, StatusCode};
 
 use super::budget::Budget;
 use super::error::{Provider, ProviderError};
+use super::gate::RequestGate;
 use super::limiter::{Limiter, Rate};
 use super::redact::{redact_url, scrub};
 
@@ -150,6 +151,8 @@ pub struct ProviderHttp {
     secrets: Vec<String>,
     on_retry: Option<RetryHook>,
     transport: Arc<dyn Transport>,
+    /// The budget shared with other processes on the same key, awaited before every attempt.
+    gate: Option<Arc<dyn RequestGate>>,
 }
 
 impl std::fmt::Debug for ProviderHttp {
@@ -252,12 +255,20 @@ impl ProviderHttp {
             secrets,
             on_retry: None,
             transport: Arc::new(ReqwestTransport),
+            gate: None,
         })
     }
 
     /// Replaces the network (tests).
     pub fn with_transport(mut self, transport: Arc<dyn Transport>) -> Self {
         self.transport = transport;
+        self
+    }
+
+    /// Paces every attempt through `gate` too (the per-key budget shared through the database)
+    /// and tells it of each 429, so other processes back off as well.
+    pub fn with_gate(mut self, gate: Arc<dyn RequestGate>) -> Self {
+        self.gate = Some(gate);
         self
     }
 
@@ -301,6 +312,11 @@ impl ProviderHttp {
         loop {
             attempt += 1;
             self.limiter.until_ready().await;
+            // After the local limiter: its wait is cheap and in memory, the gate's slot is
+            // booked in the database and should be used as soon as it comes.
+            if let Some(gate) = &self.gate {
+                gate.acquire().await?;
+            }
             let request = build(&self.client)
                 .build()
                 .map_err(|e| ProviderError::Rejected {
@@ -373,6 +389,9 @@ impl ProviderHttp {
                     )
                     .unwrap_or_default();
                 self.budget.throttle_until(Some(until));
+                if let Some(gate) = &self.gate {
+                    gate.throttled(until);
+                }
             }
             if let ProviderError::QuotaExhausted { resets_at, .. } = &error {
                 // Without a reset time from the provider (TM's 4xx carry no headers), hold back

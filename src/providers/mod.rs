@@ -2,6 +2,7 @@
 
 pub mod budget;
 pub mod error;
+pub mod gate;
 pub mod http;
 pub mod limiter;
 pub mod mapping;

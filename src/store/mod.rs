@@ -2,16 +2,20 @@
 //!
 //! Layer 2 of the design. Every write is an upsert on a natural key, so reruns converge.
 
+pub mod artist_sync;
 pub mod artists;
+pub mod budgets;
 pub mod dialect;
 pub mod doctor;
 mod error;
 pub mod inspect;
 pub mod migrate;
+pub mod runs;
 pub mod seed;
 pub mod sync_status;
 pub mod time;
 pub mod upsert;
+pub mod upsert_batch;
 
 pub use dialect::Backend;
 pub use error::{StoreError, describe_sqlx};

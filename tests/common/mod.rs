@@ -1,6 +1,8 @@
 //! Shared test helpers: a fresh Postgres database per test, a fresh SQLite file per test.
 #![allow(dead_code)]
 
+pub mod engine;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 

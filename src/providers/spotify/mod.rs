@@ -37,7 +37,8 @@ pub const TRACKS_LIMIT: u64 = 50;
 /// The market that makes album lists free of per-market duplicates.
 pub const MARKET: &str = "US";
 /// Album types fetched for songs: the artist's own releases, not compilations or guest spots.
-pub const INCLUDE_GROUPS: &str = "album,single";
+/// The artist's own releases; `appears_on` lists other artists' records.
+pub const INCLUDE_GROUPS: &str = "album,single,compilation";
 /// A bound on pages of one listing, so a server that keeps saying "more" cannot loop us
 /// (100 album pages = 1,000 releases; 40 track pages = 2,000 tracks on one album).
 const MAX_ALBUM_PAGES: u64 = 100;
@@ -219,6 +220,12 @@ impl SpotifyClient {
     /// Reports every retry (429 waits, 5xx backoffs), for logs, progress events and tests.
     pub fn with_retry_hook(mut self, hook: RetryHook) -> Self {
         self.http = self.http.with_retry_hook(hook);
+        self
+    }
+
+    /// Reconfigures the HTTP layer (gate, retry hook, transport) after construction.
+    pub fn map_http(mut self, f: impl FnOnce(ProviderHttp) -> ProviderHttp) -> Self {
+        self.http = f(self.http);
         self
     }
 

@@ -130,6 +130,12 @@ impl TicketmasterClient {
         Ok(TicketmasterClient { http, base, key })
     }
 
+    /// Reconfigures the HTTP layer (gate, retry hook, transport) after construction.
+    pub fn map_http(mut self, f: impl FnOnce(ProviderHttp) -> ProviderHttp) -> Self {
+        self.http = f(self.http);
+        self
+    }
+
     pub fn http(&self) -> &ProviderHttp {
         &self.http
     }

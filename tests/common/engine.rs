@@ -1,0 +1,114 @@
+//! An engine wired to an in-process fake, for the engine tests and benchmarks.
+
+use std::time::Duration;
+
+use syncdeck::catalog::{Catalog, DEMO_SEED};
+use syncdeck::config::{Config, DatabaseUrl, EnvSnapshot, Overrides};
+use syncdeck::engine::clients::ClientSettings;
+use syncdeck::engine::{Clients, Engine, EngineSettings};
+use syncdeck::fake::{self, FakeConfig, FakeServer};
+use syncdeck::providers::Provider;
+use syncdeck::providers::http::HttpSettings;
+use syncdeck::providers::limiter::Rate as ClientRate;
+use syncdeck::store::Store;
+
+/// The fake with every limit `factor` times the real one (tests that check correctness, not
+/// pacing, need not wait for the real 5 req/s).
+pub async fn fake_scaled(artists: usize, factor: u32, faults: Option<&str>) -> FakeServer {
+    let base = FakeConfig::default();
+    let scale = |r: Option<syncdeck::fake::Rate>| {
+        r.map(|r| syncdeck::fake::Rate {
+            count: r.count * factor,
+            per: r.per,
+        })
+    };
+    fake::start(FakeConfig {
+        artists,
+        tm_rate: scale(base.tm_rate),
+        tm_daily: base.tm_daily * u64::from(factor),
+        spotify_rate: scale(base.spotify_rate),
+        setlistfm_rate: scale(base.setlistfm_rate),
+        setlistfm_daily: base.setlistfm_daily * u64::from(factor),
+        faults: faults
+            .map(|f| f.parse().expect("fault spec"))
+            .unwrap_or_default(),
+        ..base
+    })
+    .await
+    .expect("the fake starts")
+}
+
+/// A configuration that points every provider at the fake.
+pub fn config_for(fake: &FakeServer, db: &DatabaseUrl) -> Config {
+    let env = fake.env();
+    let url = match db {
+        DatabaseUrl::Sqlite { path, .. } => format!("sqlite://{}", path.display()),
+        DatabaseUrl::Postgres { url } => url.clone(),
+    };
+    let mut pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    pairs.push(("DATABASE_URL", &url));
+    Config::from_snapshot(EnvSnapshot::from_pairs(pairs), &Overrides::default())
+        .expect("config for the fake")
+}
+
+/// Client settings `factor` times faster than the real limits, with quick HTTP retries.
+pub fn client_settings(factor: u32) -> ClientSettings {
+    let quick = |p: Provider| {
+        let s = HttpSettings::for_provider(p);
+        HttpSettings {
+            rate: ClientRate {
+                count: s.rate.count * factor,
+                ..s.rate
+            },
+            daily_limit: s.daily_limit.map(|d| d * u64::from(factor)),
+            base_backoff: Duration::from_millis(20),
+            max_backoff: Duration::from_millis(200),
+            default_retry_after: Duration::from_millis(300),
+            ..s
+        }
+    };
+    ClientSettings {
+        ticketmaster: quick(Provider::Ticketmaster),
+        spotify: quick(Provider::Spotify),
+        setlistfm: quick(Provider::Setlistfm),
+        shared_budgets: true,
+    }
+}
+
+/// Engine settings with short heartbeats and backoffs.
+pub fn engine_settings(concurrency: usize) -> EngineSettings {
+    EngineSettings {
+        concurrency,
+        backoff_min: Duration::from_millis(50),
+        backoff_max: Duration::from_millis(300),
+        heartbeat: Duration::from_secs(1),
+        missed_heartbeats: 3,
+        poll_interval: Duration::from_millis(100),
+        watch_interval: Duration::from_millis(100),
+        ..EngineSettings::default()
+    }
+}
+
+/// Seeds the catalog's artists and returns an engine over the store (not started).
+pub async fn engine_for(
+    fake: &FakeServer,
+    store: &Store,
+    url: &DatabaseUrl,
+    factor: u32,
+    concurrency: usize,
+) -> Engine {
+    let config = config_for(fake, url);
+    let clients = Clients::from_config(&config, store, &client_settings(factor));
+    Engine::new(store.clone(), clients, engine_settings(concurrency))
+}
+
+pub async fn seed(store: &Store, fake: &FakeServer) {
+    store
+        .insert_catalog_artists(fake.catalog().artists())
+        .await
+        .expect("seed");
+}
+
+pub fn catalog(artists: usize) -> Catalog {
+    Catalog::new(DEMO_SEED, artists)
+}
