@@ -1,14 +1,21 @@
-//! `syncdeck demo`: a fresh embedded SQLite with the demo catalog, no keys needed.
-//!
-//! Until the sync engine and console exist, the demo runs the seeded headless flow: a new
-//! database file, migrated, seeded, and its status table printed.
+//! `syncdeck demo`: the real engine against the in-process fake providers on a fresh embedded
+//! SQLite seeded with the demo catalog; no keys needed. The fake injects a few faults, so a
+//! newcomer sees retries and failures as well as successes.
+
+use std::time::Duration;
 
 use clap::Args;
-use color_eyre::eyre::{Result, WrapErr};
+use color_eyre::eyre::{Result, WrapErr, eyre};
 
 use super::{GlobalArgs, load_config};
 use crate::catalog::{Catalog, DEMO_SEED};
-use crate::config::DatabaseUrl;
+use crate::config::{Config, DatabaseUrl, EnvSnapshot, Overrides};
+use crate::engine::clients::ClientSettings;
+use crate::engine::{Clients, Engine, EngineEvent, EngineSettings, RequestKind};
+use crate::fake::{self, FakeConfig, FakeServer, Rate};
+use crate::providers::Provider;
+use crate::providers::http::HttpSettings;
+use crate::store::artist_sync::Selection;
 use crate::store::{OpenMode, Store, migrate};
 
 #[derive(Debug, Args)]
@@ -16,6 +23,77 @@ pub struct DemoArgs {
     /// How many demo artists.
     #[arg(long, default_value_t = 200)]
     pub artists: usize,
+    /// Faults the fake providers inject (the `syncdeck fake --faults` grammar).
+    #[arg(long, default_value = DEFAULT_FAULTS)]
+    pub faults: String,
+    /// How many times faster than the real APIs' limits the demo runs (1 = real limits).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub speed: u32,
+    /// Seed and show the artists without syncing.
+    #[arg(long)]
+    pub no_sync: bool,
+}
+
+/// A few of every kind, so retries and a failure or two show up.
+pub const DEFAULT_FAULTS: &str = "5xx=0.02,429=0.01,malformed=0.003";
+
+/// The demo's fake: the real limits times `speed`.
+pub async fn start_fake(artists: usize, faults: &str, speed: u32) -> Result<FakeServer> {
+    let base = FakeConfig::default();
+    let scale = |r: Option<Rate>| {
+        r.map(|r| Rate {
+            count: r.count * speed,
+            per: r.per,
+        })
+    };
+    let faults = faults
+        .parse()
+        .map_err(|e| eyre!("--faults is invalid: {e}"))?;
+    fake::start(FakeConfig {
+        artists,
+        faults,
+        tm_rate: scale(base.tm_rate),
+        tm_daily: base.tm_daily * u64::from(speed),
+        spotify_rate: scale(base.spotify_rate),
+        setlistfm_rate: scale(base.setlistfm_rate),
+        setlistfm_daily: base.setlistfm_daily * u64::from(speed),
+        ..base
+    })
+    .await
+    .wrap_err("cannot start the fake providers")
+}
+
+/// Clients paced at the real limits times `speed` (matching the demo's fake).
+pub fn client_settings(speed: u32) -> ClientSettings {
+    let scaled = |p: Provider| {
+        let s = HttpSettings::for_provider(p);
+        HttpSettings {
+            rate: crate::providers::limiter::Rate {
+                count: s.rate.count * speed,
+                ..s.rate
+            },
+            daily_limit: s.daily_limit.map(|d| d * u64::from(speed)),
+            ..s
+        }
+    };
+    ClientSettings {
+        ticketmaster: scaled(Provider::Ticketmaster),
+        spotify: scaled(Provider::Spotify),
+        setlistfm: scaled(Provider::Setlistfm),
+        shared_budgets: true,
+    }
+}
+
+/// A configuration pointing at the fake and the demo database (never the user's settings).
+pub fn demo_config(fake: &FakeServer, path: &std::path::Path, base: &Config) -> Result<Config> {
+    let url = format!("sqlite://{}", path.display());
+    let data_dir = base.data_dir.display().to_string();
+    let env = fake.env();
+    let mut pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    pairs.push(("DATABASE_URL", &url));
+    pairs.push(("SYNCDECK_DATA_DIR", &data_dir));
+    Config::from_snapshot(EnvSnapshot::from_pairs(pairs), &Overrides::default())
+        .wrap_err("cannot configure the demo")
 }
 
 pub async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<i32> {
@@ -41,6 +119,16 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<i32> {
         .insert_catalog_artists(catalog.artists())
         .await
         .wrap_err("cannot seed the demo database")?;
+    eprintln!(
+        "demo: {} artists in a fresh SQLite database ({})",
+        seeded.inserted,
+        path.display()
+    );
+    let result = if args.no_sync {
+        Ok(0)
+    } else {
+        sync_all(&store, &path, &config, &args).await
+    };
     let artists = store
         .all_artists()
         .await
@@ -49,14 +137,86 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<i32> {
         "{}",
         super::status::render_text(&artists, &store.describe(), chrono::Utc::now())
     );
-    println!(
-        "demo: {} artists seeded into a fresh SQLite database ({}); the sync engine and the console come with the next issues",
-        seeded.inserted,
-        path.display()
-    );
     store.close().await;
     remove_database_files(&path);
-    Ok(0)
+    result
+}
+
+async fn sync_all(
+    store: &Store,
+    path: &std::path::Path,
+    base: &Config,
+    args: &DemoArgs,
+) -> Result<i32> {
+    let fake = start_fake(args.artists.max(1), &args.faults, args.speed).await?;
+    let config = demo_config(&fake, path, base)?;
+    let clients = Clients::from_config(&config, store, &client_settings(args.speed));
+    let engine = Engine::new(
+        store.clone(),
+        clients,
+        EngineSettings {
+            concurrency: 8,
+            ..EngineSettings::default()
+        },
+    );
+    let mut events = engine.subscribe();
+    engine
+        .start()
+        .await
+        .wrap_err("cannot start the sync engine")?;
+    let queued = engine
+        .enqueue_selection(Selection::All, RequestKind::Bulk)
+        .await?;
+    eprintln!(
+        "demo: syncing {} artists against the built-in fake providers (faults: {}); Ctrl-C stops",
+        queued.len(),
+        args.faults
+    );
+    let ids: Vec<String> = queued.iter().map(|q| q.run_id.clone()).collect();
+    let wait = engine.wait_for(&ids);
+    tokio::pin!(wait);
+    let mut done = 0usize;
+    let outcome = loop {
+        tokio::select! {
+            r = &mut wait => break Some(r),
+            _ = tokio::signal::ctrl_c() => break None,
+            ev = events.recv() => match ev {
+                Ok(EngineEvent::Finished { artist_name, status, error, .. }) => {
+                    done += 1;
+                    let name = crate::text::truncate(&crate::text::sanitize(&artist_name), 40);
+                    match error {
+                        Some(e) => eprintln!("[{done}/{}] {name}: {} ({})", queued.len(), status.as_str(), crate::text::truncate(&crate::text::sanitize(&e), 160)),
+                        None => eprintln!("[{done}/{}] {name}: {}", queued.len(), status.as_str()),
+                    }
+                }
+                Ok(EngineEvent::Retrying { reason, wait, .. }) => {
+                    eprintln!("  retrying in {:.1} s: {}", wait.as_secs_f64(), crate::text::truncate(&crate::text::sanitize(&reason), 160));
+                }
+                _ => {}
+            },
+            _ = tokio::time::sleep(Duration::from_secs(3600)) => break None,
+        }
+    };
+    engine.shutdown().await;
+    fake.shutdown().await;
+    match outcome {
+        Some(runs) => {
+            let runs = runs?;
+            let ok = runs
+                .iter()
+                .filter(|r| r.status == crate::store::runs::RunStatus::Succeeded)
+                .count();
+            eprintln!(
+                "demo: {ok} of {} artists synced fully; the rest show why in LAST ERROR",
+                runs.len()
+            );
+            Ok(0)
+        }
+        None => {
+            eprintln!("demo: stopped; running syncs went back to the queue");
+            Ok(130)
+        }
+    }
 }
 
 /// Removes a SQLite file and its WAL companions.

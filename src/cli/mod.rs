@@ -1,5 +1,6 @@
 //! The command line: clap definitions and dispatch. Each command lives in its own file.
 
+mod artist;
 mod demo;
 mod doctor;
 mod env_check;
@@ -7,6 +8,7 @@ mod fake;
 mod migrate;
 mod seed;
 mod status;
+mod sync;
 
 use std::path::PathBuf;
 
@@ -64,6 +66,13 @@ pub enum Command {
     Seed(seed::SeedArgs),
     /// Run the fake Ticketmaster, Spotify and setlist.fm APIs on loopback (prints NAME=value lines to export).
     Fake(fake::FakeArgs),
+    /// Add artists from Ticketmaster (`artist add NAME [--tm-id ID] [--sync]`).
+    Artist {
+        #[command(subcommand)]
+        command: artist::ArtistCommand,
+    },
+    /// Sync artists headlessly (--artist, --all, --failed), or serve the shared queue (--worker).
+    Sync(sync::SyncArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -127,6 +136,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Some(Command::Migrate) => migrate::run(&cli.global).await,
         Some(Command::Seed(args)) => seed::run(&cli.global, args).await,
         Some(Command::Fake(args)) => fake::run(args).await,
+        Some(Command::Artist { command }) => artist::run(&cli.global, command).await,
+        Some(Command::Sync(args)) => sync::run(&cli.global, args).await,
     }
 }
 
@@ -140,5 +151,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Migrate => "migrate",
         Command::Seed(_) => "seed",
         Command::Fake(_) => "fake",
+        Command::Artist { .. } => "artist add",
+        Command::Sync(_) => "sync",
     }
 }

@@ -10,7 +10,7 @@ use super::time::{from_db, now_db, to_db};
 use super::{Backend, Store, StoreError, Tx};
 
 /// Where a run is. `queued` and `running` are active (at most one per artist).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RunStatus {
     Queued,
