@@ -295,8 +295,8 @@ async fn tm_200_with_an_html_page_is_transient() {
     assert_no_secret(&e);
 }
 
-/// Malformed JSON is a BadResponse for that call and is not retried (the same bytes would come
-/// back).
+/// Malformed JSON (a syntax error) is a BadResponse for that call and is not retried: the same
+/// bytes would come back.
 #[tokio::test]
 async fn tm_malformed_json_is_bad_response_not_retried() {
     let server = MockServer::start().await;
@@ -304,7 +304,7 @@ async fn tm_malformed_json_is_bad_response_not_retried() {
         .and(path("/discovery/v2/attractions/K8vZ917uP07.json"))
         .respond_with(
             ResponseTemplate::new(200)
-                .set_body_raw(r#"{"name": "Los Angeles Phil"#, "application/json"),
+                .set_body_raw(r#"{, "name": "Los Angeles Phil"}"#, "application/json"),
         )
         .expect(1)
         .mount(&server)
@@ -312,6 +312,33 @@ async fn tm_malformed_json_is_bad_response_not_retried() {
     let e = tm(&server).attraction("K8vZ917uP07").await.unwrap_err();
     assert!(matches!(e, ProviderError::BadResponse { .. }), "{e:?}");
     assert_no_secret(&e);
+}
+
+/// A body cut off mid-value was damaged on the way: it is retried like a 5xx.
+#[tokio::test]
+async fn tm_cut_off_json_is_retried_then_ok() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/discovery/v2/attractions/K8vZ917uP07.json"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(r#"{"name": "Los Angeles Phil"#, "application/json"),
+        )
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/discovery/v2/attractions/K8vZ917uP07.json"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            r#"{"id": "K8vZ917uP07", "name": "Los Angeles Phil", "type": "attraction"}"#,
+            "application/json",
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let a = tm(&server).attraction("K8vZ917uP07").await.unwrap();
+    assert_eq!(a.name.as_deref(), Some("Los Angeles Phil"));
 }
 
 /// §5 item 9: no matches is a 200 without `_embedded` and `totalPages: 0`: an empty list.

@@ -41,6 +41,62 @@ pub struct SyncArgs {
     /// One JSON object per finished artist, then a summary object.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub tuning: TuningArgs,
+}
+
+/// Limits and timings an operator may need to change (upgraded keys, faster takeover).
+#[derive(Debug, Args, Clone, Default)]
+pub struct TuningArgs {
+    /// Ticketmaster requests per second for this key, shared by every process using it [default: 5].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub tm_rate: Option<u32>,
+    /// Ticketmaster requests per day for this key [default: 5000].
+    #[arg(long, value_name = "N")]
+    pub tm_daily: Option<u64>,
+    /// Spotify requests per second [default: 10].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub spotify_rate: Option<u32>,
+    /// setlist.fm requests per second for this key [default: 1; upgraded keys get 16].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub setlistfm_rate: Option<u32>,
+    /// setlist.fm requests per day for this key [default: 1440].
+    #[arg(long, value_name = "N")]
+    pub setlistfm_daily: Option<u64>,
+    /// Seconds between heartbeats; a process silent for three of them has its syncs taken over.
+    #[arg(long, value_name = "SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub heartbeat: u64,
+}
+
+impl TuningArgs {
+    pub fn client_settings(&self) -> ClientSettings {
+        let mut s = ClientSettings::default();
+        let per_second = |n: u32| crate::providers::limiter::Rate::per_second(n);
+        if let Some(n) = self.tm_rate {
+            s.ticketmaster.rate = per_second(n);
+        }
+        if let Some(n) = self.tm_daily {
+            s.ticketmaster.daily_limit = Some(n);
+        }
+        if let Some(n) = self.spotify_rate {
+            s.spotify.rate = per_second(n);
+        }
+        if let Some(n) = self.setlistfm_rate {
+            s.setlistfm.rate = per_second(n);
+        }
+        if let Some(n) = self.setlistfm_daily {
+            s.setlistfm.daily_limit = Some(n);
+        }
+        s
+    }
+
+    pub fn engine_settings(&self, concurrency: usize) -> EngineSettings {
+        EngineSettings {
+            concurrency,
+            heartbeat: Duration::from_secs(self.heartbeat),
+            ..EngineSettings::default()
+        }
+    }
 }
 
 /// One finished artist, as `--json` prints it.
@@ -77,11 +133,8 @@ pub async fn run(global: &GlobalArgs, args: SyncArgs) -> Result<i32> {
             store.describe()
         )
     })?;
-    let clients = Clients::from_config(&config, &store, &ClientSettings::default());
-    let settings = EngineSettings {
-        concurrency: usize::from(args.concurrency),
-        ..EngineSettings::default()
-    };
+    let clients = Clients::from_config(&config, &store, &args.tuning.client_settings());
+    let settings = args.tuning.engine_settings(usize::from(args.concurrency));
     let engine = Engine::new(store.clone(), clients, settings);
     let events = engine.subscribe();
     engine

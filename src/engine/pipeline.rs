@@ -75,7 +75,8 @@ impl PartError {
             step,
             http_status: e.http_status(),
             message: detail,
-            retryable: e.is_retryable(),
+            // A corrupt or cut-off body is most often a glitch on the way: worth another try.
+            retryable: e.is_retryable() || matches!(e, ProviderError::BadResponse { .. }),
         }
     }
 

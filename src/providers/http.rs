@@ -346,14 +346,22 @@ impl ProviderHttp {
                 Ok(Ok((status, headers, body))) => {
                     tracing::debug!(provider = %provider, url = %shown_url, status = status.as_u16(), ms = started.elapsed().as_millis() as u64, "request");
                     let text = String::from_utf8_lossy(&body);
-                    if status.is_success() && !(expect_json && looks_like_html(&text)) {
+                    if status.is_success() && expect_json && is_cut_off_json(&body) {
+                        // A body that ends mid-value was cut off on the way: another try
+                        // helps. (A syntax error would come back the same: the caller's
+                        // parse reports it as a bad response, not retried here.)
+                        ProviderError::Transient {
+                            provider,
+                            status: Some(status.as_u16()),
+                            message: format!("the answer was cut off after {} bytes", body.len()),
+                        }
+                    } else if status.is_success() && !(expect_json && looks_like_html(&text)) {
                         return Ok(HttpResponse {
                             status,
                             headers,
                             body,
                         });
-                    }
-                    if status.is_success() {
+                    } else if status.is_success() {
                         ProviderError::Transient {
                             provider,
                             status: Some(status.as_u16()),
@@ -420,6 +428,14 @@ impl ProviderHttp {
                 }
             }
         }
+    }
+}
+
+/// True when a body that should be JSON stops in the middle of a value (a truncated answer).
+pub fn is_cut_off_json(body: &[u8]) -> bool {
+    match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+        Ok(_) => false,
+        Err(e) => e.classify() == serde_json::error::Category::Eof && !body.is_empty(),
     }
 }
 

@@ -1,0 +1,161 @@
+//! `kill -9` of a real `syncdeck sync` process at random moments, several times, then a run to
+//! completion: no artist left `syncing`, no job lost, no duplicate rows, the catalog complete.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::engine::{fake_scaled, seed};
+use syncdeck::config::DatabaseUrl;
+use syncdeck::fake::FakeServer;
+use syncdeck::store::Store;
+
+const BIN: &str = env!("CARGO_BIN_EXE_syncdeck");
+
+/// The children pace themselves at the scaled fake's limits and beat every second.
+const TUNING: [&str; 8] = [
+    "--tm-rate",
+    "50",
+    "--setlistfm-rate",
+    "10",
+    "--spotify-rate",
+    "100",
+    "--heartbeat",
+    "1",
+];
+
+fn sync_command(
+    fake: &FakeServer,
+    url: &DatabaseUrl,
+    dir: &std::path::Path,
+    extra: &[&str],
+) -> Command {
+    let DatabaseUrl::Sqlite { path, .. } = url else {
+        panic!("SQLite only")
+    };
+    let mut cmd = Command::new(BIN);
+    cmd.arg("sync").args(extra).args(TUNING);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("SYNCDECK_DATA_DIR", dir)
+        .env("DATABASE_URL", format!("sqlite://{}", path.display()))
+        .current_dir(dir);
+    for (k, v) in fake.env() {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+async fn scalar(store: &Store, sql: &str) -> i64 {
+    syncdeck::with_pool!(&store.db, p, b => {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string())).fetch_one(p).await
+    })
+    .expect(sql)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_at_random_moments_then_a_full_run_loses_nothing() {
+    let fake = fake_scaled(40, 10, None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = DatabaseUrl::Sqlite {
+        path: dir.path().join("crash.db"),
+        memory: false,
+    };
+    let store = common::migrated_store(&url).await;
+    seed(&store, &fake).await;
+    for round in 0..3 {
+        let mut child = sync_command(&fake, &url, dir.path(), &["--all"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn syncdeck sync");
+        let wait_ms = 600 + rand::random::<u64>() % 2500;
+        tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+        child.kill().expect("kill -9"); // SIGKILL on unix: no cleanup runs
+        child.wait().expect("reap");
+        eprintln!("round {round}: killed after {wait_ms} ms");
+    }
+    let out = tokio::task::spawn_blocking({
+        let mut cmd = sync_command(&fake, &url, dir.path(), &["--all", "--json"]);
+        move || cmd.output().expect("final sync")
+    });
+    let out = tokio::time::timeout(Duration::from_secs(240), out)
+        .await
+        .expect("the final sync finishes")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "final sync failed: {}\n{}",
+        stdout,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or("{}")).expect("summary line");
+    assert_eq!(summary["requested"], 40, "{summary}");
+    assert_eq!(summary["succeeded"], 40, "{summary}");
+
+    // Nothing syncing, nothing pending, nothing active, no duplicates, nothing missing.
+    for a in store.all_artists().await.unwrap() {
+        assert_eq!(
+            a.sync_status.to_json().matches("success").count(),
+            3,
+            "{}: {} {:?}",
+            a.name,
+            a.sync_status.to_json(),
+            a.last_sync_error
+        );
+    }
+    assert_eq!(
+        scalar(
+            &store,
+            "SELECT COUNT(*) FROM syncdeck_runs WHERE status IN ('queued', 'running')"
+        )
+        .await,
+        0,
+        "no run left active"
+    );
+    assert_eq!(
+        scalar(&store, "SELECT COUNT(*) FROM shows").await,
+        scalar(&store, "SELECT COUNT(DISTINCT ticketmaster_id) FROM shows").await
+    );
+    assert_eq!(
+        scalar(&store, "SELECT COUNT(*) FROM venues").await,
+        scalar(&store, "SELECT COUNT(DISTINCT ticketmaster_id) FROM venues").await
+    );
+    assert_eq!(
+        scalar(&store, "SELECT COUNT(*) FROM songs").await,
+        scalar(
+            &store,
+            "SELECT COUNT(*) FROM (SELECT DISTINCT spotify_id, artist_id FROM songs)"
+        )
+        .await
+    );
+    let expected = fake.catalog().expected_counts();
+    assert_eq!(
+        scalar(&store, "SELECT COUNT(*) FROM shows").await,
+        expected.shows as i64
+    );
+    assert_eq!(
+        scalar(&store, "SELECT COUNT(*) FROM venues").await,
+        expected.venues as i64
+    );
+    assert_eq!(
+        scalar(&store, "SELECT COUNT(*) FROM songs").await,
+        expected.songs as i64
+    );
+    assert_eq!(
+        scalar(&store, "SELECT COUNT(*) FROM setlists").await,
+        expected.setlists as i64
+    );
+    // The killed processes' runs all ended (succeeded, or joined and finished by the last one).
+    let interrupted = scalar(
+        &store,
+        "SELECT COUNT(*) FROM syncdeck_run_attempts WHERE outcome = 'interrupted'",
+    )
+    .await;
+    eprintln!("attempts recorded as interrupted by a kill: {interrupted}");
+    fake.shutdown().await;
+}
