@@ -2,6 +2,7 @@
 //! artist, cancellation from any process, recovery after crashes, and one event stream for the
 //! front ends. It knows nothing of the TUI or the CLI.
 
+pub mod artist_import;
 pub mod clients;
 pub mod events;
 pub mod pipeline;

@@ -157,6 +157,47 @@ fn retry_policy(s: &WorkerSettings) -> Result<TransientOnly, String> {
     ))
 }
 
+fn sqlite_config(settings: &WorkerSettings) -> apalis_sqlite::Config {
+    apalis_sqlite::Config::default()
+        .queue(QUEUE)
+        .batch_size(settings.concurrency.max(1))
+        .heartbeat_interval(settings.heartbeat)
+        .missed_heartbeats(settings.missed_heartbeats)
+}
+
+fn postgres_config(settings: &WorkerSettings) -> apalis_postgres::Config {
+    apalis_postgres::Config::default()
+        .queue(QUEUE)
+        .batch_size(settings.concurrency.max(1))
+        .heartbeat_interval(settings.heartbeat)
+        .missed_heartbeats(settings.missed_heartbeats)
+}
+
+/// apalis's own heartbeat for this worker, sent from syncdeck's housekeeping task. apalis
+/// beats only while the worker polls for tasks, and a worker whose every slot is busy with a
+/// long sync does not poll: without this, the others would take its tasks as orphans and run
+/// them a second time.
+pub async fn keep_alive(
+    db: &Db,
+    settings: &WorkerSettings,
+    ctx: &WorkerContext,
+) -> Result<(), String> {
+    match db {
+        Db::Sqlite(pool) => {
+            let mut conn = pool.acquire().await.map_err(|e| e.to_string())?;
+            apalis_sqlite::queries::keep_alive(&mut *conn, &sqlite_config(settings), ctx)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        Db::Postgres(pool) => {
+            let mut conn = pool.acquire().await.map_err(|e| e.to_string())?;
+            apalis_postgres::queries::keep_alive(&mut *conn, QUEUE, ctx)
+                .await
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
 /// A worker on the store's queue, running until `ctx` is stopped. Built in a plain fn and
 /// boxed here, where the types are concrete, so the future is provably `Send` for a spawn.
 pub(super) fn worker_future(
@@ -170,11 +211,7 @@ pub(super) fn worker_future(
     let stopped = |e: WorkerError| format!("the sync worker stopped: {e}");
     Ok(match db {
         Db::Sqlite(pool) => {
-            let config = apalis_sqlite::Config::default()
-                .queue(QUEUE)
-                .batch_size(concurrency)
-                .heartbeat_interval(settings.heartbeat)
-                .missed_heartbeats(settings.missed_heartbeats);
+            let config = sqlite_config(&settings);
             let backend = apalis_sqlite::SqliteStorage::<SyncJob>::new(&pool)
                 .with_config(config)
                 .poll_with_interval(settings.poll_interval);
@@ -187,11 +224,7 @@ pub(super) fn worker_future(
             Box::pin(async move { worker.run().await.map_err(stopped) })
         }
         Db::Postgres(pool) => {
-            let config = apalis_postgres::Config::default()
-                .queue(QUEUE)
-                .batch_size(concurrency)
-                .heartbeat_interval(settings.heartbeat)
-                .missed_heartbeats(settings.missed_heartbeats);
+            let config = postgres_config(&settings);
             let backend = apalis_postgres::PostgresStorage::<SyncJob>::new(&pool)
                 .with_config(config)
                 .poll_with_interval(settings.poll_interval);

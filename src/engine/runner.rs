@@ -44,7 +44,7 @@ pub(super) struct Inner {
     pub(super) bus: EventBus,
     pub(super) owned: Mutex<HashMap<String, Owned>>,
     pub(super) shutdown: CancellationToken,
-    pub(super) worker_ctx: Mutex<Option<WorkerContext>>,
+    pub(super) worker_ctx: Mutex<Option<(WorkerContext, WorkerSettings)>>,
     pub(super) tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -145,10 +145,23 @@ impl Inner {
             let _ = self.store.requeue_run(run_id).await;
             return Err("syncdeck is stopping; the task goes back to the queue".into());
         }
-        let run = match self.store.start_attempt(run_id, attempt, &worker).await {
+        let cutoff = Utc::now()
+            - chrono::Duration::from_std(self.settings.orphan_after()).unwrap_or_default();
+        let run = match self
+            .store
+            .start_attempt(run_id, attempt, &worker, cutoff)
+            .await
+        {
             Ok(Ok(run)) => run,
             Ok(Err(StartRefused::Missing)) | Ok(Err(StartRefused::Ended(_))) => {
                 self.forget(run_id);
+                return Ok(());
+            }
+            Ok(Err(StartRefused::RunningElsewhere(other))) => {
+                // A second delivery while a live worker runs it: that worker finishes it.
+                tracing::warn!(
+                    "run {run_id} is already running on {other}; this delivery is dropped"
+                );
                 return Ok(());
             }
             Ok(Err(StartRefused::CancelRequested)) => {
@@ -451,7 +464,6 @@ pub(super) async fn start(inner: &Arc<Inner>) -> Result<(), EngineError> {
         .await?;
     recover(inner).await?;
     let ctx = WorkerContext::new(&s.worker_name);
-    *lock(&inner.worker_ctx) = Some(ctx.clone());
     let handler: queue::Handler = inner.clone();
     let settings = WorkerSettings {
         name: s.worker_name.clone(),
@@ -463,6 +475,7 @@ pub(super) async fn start(inner: &Arc<Inner>) -> Result<(), EngineError> {
         missed_heartbeats: s.missed_heartbeats,
         poll_interval: s.poll_interval,
     };
+    *lock(&inner.worker_ctx) = Some((ctx.clone(), settings.clone()));
     let mut tasks = Vec::new();
     {
         let worker = queue::worker_future(inner.store.db.clone(), settings, ctx, handler)
@@ -530,6 +543,13 @@ async fn watch_loop(inner: Arc<Inner>) {
             let s = &inner.settings;
             if let Err(e) = inner.store.heartbeat_runs(&ids, &s.worker_name).await {
                 tracing::warn!("heartbeat failed: {e}");
+            }
+            let apalis_worker = lock(&inner.worker_ctx).clone();
+            if let Some((ctx, settings)) = apalis_worker
+                && let Err(e) = queue::keep_alive(&inner.store.db, &settings, &ctx).await
+            {
+                // Not registered yet (the worker registers on its first poll): harmless.
+                tracing::debug!("queue heartbeat: {e}");
             }
             let _ = inner
                 .store
@@ -634,7 +654,7 @@ pub(super) async fn shutdown(inner: &Arc<Inner>) {
             let _ = stop.send(Some(Stop::Shutdown));
         }
     }
-    if let Some(ctx) = lock(&inner.worker_ctx).take() {
+    if let Some((ctx, _)) = lock(&inner.worker_ctx).take() {
         let _ = ctx.stop();
     }
     let deadline = Instant::now() + Duration::from_secs(10);

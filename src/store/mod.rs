@@ -2,6 +2,7 @@
 //!
 //! Layer 2 of the design. Every write is an upsert on a natural key, so reruns converge.
 
+pub mod artist_import;
 pub mod artist_sync;
 pub mod artists;
 pub mod budgets;

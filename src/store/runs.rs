@@ -275,6 +275,8 @@ pub enum StartRefused {
     Ended(RunStatus),
     /// Cancel was requested before it started.
     CancelRequested,
+    /// Another worker runs it and its heartbeat is fresh: never run an artist twice at once.
+    RunningElsewhere(String),
 }
 
 impl Store {
@@ -392,16 +394,19 @@ impl Store {
         run_id: &str,
         attempt: i32,
         worker: &str,
+        stale_before: DateTime<Utc>,
     ) -> Result<Result<RunRow, StartRefused>, StoreError> {
         let now = now_db();
         let mut tx = self.begin().await?;
         let q = crate::sql!(
             "UPDATE syncdeck_runs SET status = 'running', started_at = COALESCE(started_at, $2::timestamptz), \
              heartbeat_at = $2::timestamptz, attempts = $3, worker = $4 \
-             WHERE id = $1::uuid AND status IN ('queued', 'running') AND NOT cancel_requested"
+             WHERE id = $1::uuid AND NOT cancel_requested AND (status = 'queued' OR (status = 'running' \
+               AND (worker IS NULL OR worker = $4 OR heartbeat_at IS NULL OR heartbeat_at < $5::timestamptz)))"
         );
         let updated = crate::with_tx!(&mut tx, c, b => {
-            sqlx::query(q.text(b)).bind(run_id).bind(&now).bind(attempt).bind(worker).execute(c).await.map(|r| r.rows_affected())
+            sqlx::query(q.text(b)).bind(run_id).bind(&now).bind(attempt).bind(worker).bind(to_db(stale_before))
+                .execute(c).await.map(|r| r.rows_affected())
         })
         .map_err(err(format!("starting run {run_id}")))?;
         if updated == 1 {
@@ -424,6 +429,11 @@ impl Store {
         }
         if run.status.is_active() && run.cancel_requested {
             return Ok(Err(StartRefused::CancelRequested));
+        }
+        if run.status == RunStatus::Running {
+            return Ok(Err(StartRefused::RunningElsewhere(
+                run.worker.unwrap_or_else(|| "another worker".into()),
+            )));
         }
         Ok(Err(StartRefused::Ended(run.status)))
     }
