@@ -55,11 +55,11 @@ async fn a_second_request_joins_the_active_run_and_the_pipeline_runs_once() {
     let engine = engine_for(&fake, &store, &url, 20, 2).await;
     let a = artist(&store, 3).await;
     let first = engine
-        .enqueue(&[a.clone()], RequestKind::Bulk)
+        .enqueue(std::slice::from_ref(&a), RequestKind::Bulk)
         .await
         .unwrap();
     let second = engine
-        .enqueue(&[a.clone()], RequestKind::Manual)
+        .enqueue(std::slice::from_ref(&a), RequestKind::Manual)
         .await
         .unwrap();
     assert!(!first[0].joined);
@@ -152,7 +152,7 @@ async fn cancelling_a_running_run_from_another_engine_stops_it_at_the_next_await
     runner.start().await.unwrap();
     let a = artist(&store, 4).await;
     let q = runner
-        .enqueue(&[a.clone()], RequestKind::Manual)
+        .enqueue(std::slice::from_ref(&a), RequestKind::Manual)
         .await
         .unwrap();
     wait_started(&mut events, &q[0].run_id).await;
@@ -260,4 +260,38 @@ async fn shutdown_puts_running_runs_back_in_the_queue_and_a_new_engine_finishes_
     );
     none_syncing(&store).await;
     next.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_manual_request_goes_before_bulk_work_even_when_it_joins_a_bulk_run() {
+    let fake = fake_scaled(6, 20, None).await;
+    let (_dir, url) = common::sqlite_url();
+    let store = common::migrated_store(&url).await;
+    seed(&store, &fake).await;
+    let engine = engine_for(&fake, &store, &url, 20, 1).await;
+    let bulk = engine
+        .enqueue_selection(Selection::All, RequestKind::Bulk)
+        .await
+        .unwrap();
+    let last = artist(&store, 5).await;
+    let manual = engine
+        .enqueue(std::slice::from_ref(&last), RequestKind::Manual)
+        .await
+        .unwrap();
+    assert!(manual[0].joined);
+    let mut events = engine.subscribe();
+    engine.start().await.unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            if let Ok(EngineEvent::Started { artist_id, .. }) = events.recv().await {
+                return artist_id;
+            }
+        }
+    })
+    .await
+    .expect("a run starts");
+    assert_eq!(first, last.0, "the manual request ran first");
+    let ids: Vec<String> = bulk.iter().map(|q| q.run_id.clone()).collect();
+    engine.wait_for(&ids).await.unwrap();
+    engine.shutdown().await;
 }

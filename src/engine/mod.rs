@@ -22,7 +22,7 @@ pub use pipeline::{Clients, PipelineSettings};
 pub use queue::RequestKind;
 
 use crate::store::artist_sync::Selection;
-use crate::store::runs::{CancelOutcome, Requested, RunRequest, RunRow};
+use crate::store::runs::{CancelOutcome, Requested, RunRequest, RunRow, RunStatus};
 use crate::store::{Store, StoreError};
 
 /// How the engine runs.
@@ -173,6 +173,17 @@ impl Engine {
                     max_attempts: self.inner.settings.max_attempts,
                 };
                 let requested = crate::store::runs::request_run(&mut tx, &req).await?;
+                if let Requested::Joined {
+                    run_id,
+                    status: RunStatus::Queued,
+                    task_id: Some(task_id),
+                    priority,
+                } = &requested
+                    && kind.priority() > *priority
+                {
+                    queue::raise_priority(&mut tx, task_id, kind.priority()).await?;
+                    crate::store::runs::set_task(&mut tx, run_id, task_id, kind.priority()).await?;
+                }
                 if let Requested::New { run_id } = &requested {
                     let job = queue::SyncJob {
                         run_id: run_id.clone(),

@@ -86,6 +86,30 @@ pub async fn push_in_tx(tx: &mut Tx, job: &SyncJob, priority: i32) -> Result<Str
     Ok(id.to_string())
 }
 
+/// Raises a waiting task's priority (a manual request joined a bulk-queued run: it should go
+/// first). A task already claimed is left alone.
+pub async fn raise_priority(tx: &mut Tx, task_id: &str, priority: i32) -> Result<(), StoreError> {
+    let done = match tx {
+        Tx::Sqlite(t) => sqlx::query(
+            "UPDATE Jobs SET priority = ?2 WHERE id = ?1 AND status = 'Pending' AND priority < ?2",
+        )
+        .bind(task_id)
+        .bind(priority)
+        .execute(&mut **t)
+        .await
+        .map(|_| ()),
+        Tx::Postgres(t) => sqlx::query(
+            "UPDATE apalis.jobs SET priority = $2 WHERE id = $1 AND status = 'Pending' AND priority < $2",
+        )
+        .bind(task_id)
+        .bind(priority)
+        .execute(&mut **t)
+        .await
+        .map(|_| ()),
+    };
+    done.map_err(|e| StoreError::query(format!("raising the priority of task {task_id}"), e))
+}
+
 /// How the worker claims and retries.
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {

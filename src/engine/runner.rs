@@ -21,6 +21,14 @@ use crate::store::runs::{RunError, RunStatus, StartRefused};
 use crate::store::sync_status::SyncStatus;
 use crate::store::{Store, StoreError};
 
+/// Which run, for events and messages.
+#[derive(Clone, Copy)]
+struct Who<'a> {
+    run_id: &'a str,
+    artist_id: &'a str,
+    artist_name: &'a str,
+}
+
 /// Why a running pipeline is told to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Stop {
@@ -79,18 +87,16 @@ impl Inner {
 
     fn finished_event(
         &self,
-        run_id: &str,
-        artist_id: &str,
-        artist_name: &str,
+        who: Who<'_>,
         status: RunStatus,
         error: Option<String>,
         counts: RunCounts,
         started: Option<Instant>,
     ) {
         self.bus.send(EngineEvent::Finished {
-            run_id: run_id.to_string(),
-            artist_id: artist_id.to_string(),
-            artist_name: artist_name.to_string(),
+            run_id: who.run_id.to_string(),
+            artist_id: who.artist_id.to_string(),
+            artist_name: who.artist_name.to_string(),
             status,
             error,
             counts,
@@ -119,9 +125,11 @@ impl Inner {
             .await?
         {
             self.finished_event(
-                run_id,
-                &run.artist_id,
-                &run.artist_name,
+                Who {
+                    run_id,
+                    artist_id: &run.artist_id,
+                    artist_name: &run.artist_name,
+                },
                 RunStatus::Cancelled,
                 Some(error.message),
                 RunCounts::default(),
@@ -186,9 +194,11 @@ impl Inner {
                 .await;
             self.forget(run_id);
             self.finished_event(
-                run_id,
-                &run.artist_id,
-                &run.artist_name,
+                Who {
+                    run_id,
+                    artist_id: &run.artist_id,
+                    artist_name: &run.artist_name,
+                },
                 RunStatus::Failed,
                 Some(error.message.clone()),
                 RunCounts::default(),
@@ -288,9 +298,11 @@ impl Inner {
                 let message = format!("database: {store_error}");
                 let _ = self.store.fail_syncing_parts(&target.id, &message).await;
                 self.settle_failure(
-                    run_id,
-                    &target.id,
-                    &target.name,
+                    Who {
+                        run_id,
+                        artist_id: &target.id,
+                        artist_name: &target.name,
+                    },
                     attempt,
                     &run.counts,
                     RunError {
@@ -335,9 +347,11 @@ impl Inner {
                     self.forget(run_id);
                     tracing::info!(artist_id = %target.id, "sync of {} succeeded", target.name);
                     self.finished_event(
-                        run_id,
-                        &target.id,
-                        &target.name,
+                        Who {
+                            run_id,
+                            artist_id: &target.id,
+                            artist_name: &target.name,
+                        },
                         RunStatus::Succeeded,
                         None,
                         counts,
@@ -362,9 +376,11 @@ impl Inner {
                 .map_err(retry)?;
                 tx.commit().await.map_err(retry)?;
                 self.settle_failure(
-                    run_id,
-                    &target.id,
-                    &target.name,
+                    Who {
+                        run_id,
+                        artist_id: &target.id,
+                        artist_name: &target.name,
+                    },
                     attempt,
                     &counts.to_json(),
                     RunError {
@@ -382,18 +398,20 @@ impl Inner {
     }
 
     /// A failed attempt: retried after a backoff when worth it and allowed, else the run fails.
-    #[allow(clippy::too_many_arguments)]
     async fn settle_failure(
         &self,
-        run_id: &str,
-        artist_id: &str,
-        artist_name: &str,
+        who: Who<'_>,
         attempt: i32,
         counts: &serde_json::Value,
         error: RunError,
         retryable: bool,
         started: Instant,
     ) -> Result<(), BoxDynError> {
+        let Who {
+            run_id,
+            artist_id,
+            artist_name,
+        } = who;
         let max = self.settings.max_attempts.max(1);
         if retryable && attempt < max && !self.shutdown.is_cancelled() {
             let wait = self.settings.backoff_min * 2u32.saturating_pow(attempt as u32 - 1);
@@ -434,9 +452,11 @@ impl Inner {
         self.forget(run_id);
         tracing::error!(artist_id = %artist_id, "sync of {artist_name} failed: {}", error.message);
         self.finished_event(
-            run_id,
-            artist_id,
-            artist_name,
+            Who {
+                run_id,
+                artist_id,
+                artist_name,
+            },
             RunStatus::Failed,
             Some(error.message.clone()),
             serde_json::from_value(counts.clone()).unwrap_or_default(),

@@ -194,8 +194,11 @@ pub async fn fill_artist_ids(
     spotify_id: Option<&str>,
     setlist_fm_mbid: Option<&str>,
 ) -> Result<(), StoreError> {
+    // A Spotify id another artist row already holds is not copied (a unique key, and a sign of
+    // a duplicate artist the operator should look at); the songs are still written.
     let q = crate::sql!(
-        "UPDATE artists SET spotify_id = COALESCE(NULLIF(spotify_id, ''), $2), \
+        "UPDATE artists SET spotify_id = CASE WHEN EXISTS (SELECT 1 FROM artists o WHERE o.spotify_id = $2 AND o.id <> $1::uuid) \
+           THEN spotify_id ELSE COALESCE(NULLIF(spotify_id, ''), $2) END, \
          setlist_fm_mbid = COALESCE(NULLIF(setlist_fm_mbid, ''), $3) WHERE id = $1::uuid"
     );
     crate::with_tx!(tx, c, b => {

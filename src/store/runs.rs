@@ -63,8 +63,16 @@ pub struct RunRequest {
 /// What a request did: started a new run, or joined the artist's active one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Requested {
-    New { run_id: String },
-    Joined { run_id: String, status: RunStatus },
+    New {
+        run_id: String,
+    },
+    Joined {
+        run_id: String,
+        status: RunStatus,
+        /// The apalis task carrying the run, and its priority.
+        task_id: Option<String>,
+        priority: i32,
+    },
 }
 
 impl Requested {
@@ -228,9 +236,9 @@ pub async fn request_run(tx: &mut Tx, req: &RunRequest) -> Result<Requested, Sto
         return Ok(Requested::New { run_id: id });
     }
     let existing = crate::sql!(
-        "SELECT id::text, status FROM syncdeck_runs WHERE artist_id = $1::uuid AND status IN ('queued', 'running')"
+        "SELECT id::text, status, task_id, priority FROM syncdeck_runs WHERE artist_id = $1::uuid AND status IN ('queued', 'running')"
     );
-    let row: Option<(String, String)> = crate::with_tx!(tx, c, b => {
+    let row: Option<(String, String, Option<String>, i32)> = crate::with_tx!(tx, c, b => {
         sqlx::query_as(existing.text(b)).bind(&req.artist_id).fetch_optional(c).await
     })
     .map_err(err(format!(
@@ -238,9 +246,11 @@ pub async fn request_run(tx: &mut Tx, req: &RunRequest) -> Result<Requested, Sto
         req.artist_name
     )))?;
     match row {
-        Some((run_id, status)) => Ok(Requested::Joined {
+        Some((run_id, status, task_id, priority)) => Ok(Requested::Joined {
             run_id,
             status: RunStatus::parse(&status).unwrap_or(RunStatus::Queued),
+            task_id,
+            priority,
         }),
         None => Err(StoreError::Invalid(format!(
             "the sync of artist {} could neither be queued nor joined; retry",
