@@ -29,9 +29,15 @@ pub struct DemoArgs {
     /// How many times faster than the real APIs' limits the demo runs (1 = real limits).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub speed: u32,
-    /// Seed and show the artists without syncing.
+    /// Seed and show the artists without syncing (with --headless).
     #[arg(long)]
     pub no_sync: bool,
+    /// No console: sync everything and print one line per artist, then the status table.
+    #[arg(long)]
+    pub headless: bool,
+    /// How many artists the console queues at start, so there is something to watch.
+    #[arg(long, default_value_t = 40)]
+    pub warm_up: usize,
 }
 
 /// A few of every kind, so retries and a failure or two show up.
@@ -124,6 +130,12 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<i32> {
         seeded.inserted,
         path.display()
     );
+    if !args.headless {
+        let result = console(&store, &path, &config, &args, global.no_color).await;
+        store.close().await;
+        remove_database_files(&path);
+        return result;
+    }
     let result = if args.no_sync {
         Ok(0)
     } else {
@@ -139,6 +151,56 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<i32> {
     );
     store.close().await;
     remove_database_files(&path);
+    result
+}
+
+/// The console over the demo database and the in-process fake.
+async fn console(
+    store: &Store,
+    path: &std::path::Path,
+    base: &Config,
+    args: &DemoArgs,
+    no_color: bool,
+) -> Result<i32> {
+    let fake = start_fake(args.artists.max(1), &args.faults, args.speed).await?;
+    let config = demo_config(&fake, path, base)?;
+    let clients = Clients::from_config(&config, store, &client_settings(args.speed));
+    let engine = Engine::new(
+        store.clone(),
+        clients,
+        EngineSettings {
+            concurrency: 8,
+            ..EngineSettings::default()
+        },
+    );
+    engine
+        .start()
+        .await
+        .wrap_err("cannot start the sync engine")?;
+    let mut refs = store.artist_refs(Selection::All).await?;
+    refs.truncate(args.warm_up);
+    engine.enqueue(&refs, RequestKind::Bulk).await?;
+    let settings = crate::tui::settings::load(
+        crate::tui::settings::default_path().as_deref(),
+        no_color || base.no_color,
+    );
+    let mut notices = settings.problems.clone();
+    notices.push(format!(
+        "demo: fake providers with faults ({}); {} artists syncing · s syncs one · S all shown · ? help",
+        args.faults,
+        refs.len()
+    ));
+    let result = crate::tui::run(
+        engine,
+        crate::tui::TuiOptions {
+            theme: settings.theme,
+            keys: settings.keys,
+            notices,
+            config,
+        },
+    )
+    .await;
+    fake.shutdown().await;
     result
 }
 

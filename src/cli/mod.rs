@@ -1,6 +1,7 @@
 //! The command line: clap definitions and dispatch. Each command lives in its own file.
 
 mod artist;
+mod console;
 mod demo;
 mod doctor;
 mod env_check;
@@ -121,12 +122,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         guard
     });
     match cli.command {
-        None => {
-            eprintln!(
-                "the interactive console is not built yet; try `syncdeck demo`, `syncdeck status` or `syncdeck --help`"
-            );
-            Ok(2)
-        }
+        None => console::run(&cli.global).await,
         Some(Command::Demo(args)) => demo::run(&cli.global, args).await,
         Some(Command::Status(args)) => status::run(&cli.global, args).await,
         Some(Command::Env {

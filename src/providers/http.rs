@@ -423,7 +423,12 @@ impl ProviderHttp {
                     tokio::time::sleep(wait).await;
                 }
                 _ => {
-                    tracing::warn!(provider = %provider, url = %shown_url, attempt, "request failed: {error}");
+                    // A 404 is an answer (no such page, nothing found), not a failure to report.
+                    if matches!(error, ProviderError::NotFound { .. }) {
+                        tracing::debug!(provider = %provider, url = %shown_url, "not found: {error}");
+                    } else {
+                        tracing::warn!(provider = %provider, url = %shown_url, attempt, "request failed: {error}");
+                    }
                     return Err(error);
                 }
             }

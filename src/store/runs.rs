@@ -84,7 +84,7 @@ impl Requested {
 }
 
 /// One run as the console and the waiters read it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunRow {
     pub id: String,
     pub artist_id: String,
@@ -110,7 +110,7 @@ pub struct RunRow {
 }
 
 /// One attempt of a run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AttemptRow {
     pub attempt: i32,
     pub worker: Option<String>,

@@ -148,8 +148,8 @@ struct MergedShow<'a> {
 
 /// Upserts shows on `ticketmaster_id`, each owned by the artist uuid paired with it (see
 /// [`show_owner`](super::upsert::show_owner)); returns every show's uuid by its Ticketmaster id.
-/// A show's uuid never changes. Venues are looked up by Ticketmaster id first (upsert them
-/// before), once for the batch: a subquery per row made SQLite about twice as slow.
+/// A show's uuid never changes. Venues (upsert them first) are looked up by Ticketmaster id once
+/// for the whole batch: a subquery per row made the SQLite insert about twice as slow.
 pub async fn upsert_shows_batch(
     tx: &mut Tx,
     shows: &[(ShowRow, String)],

@@ -1,0 +1,48 @@
+//! `syncdeck` with no command: the console on the configured database and providers.
+
+use color_eyre::eyre::{Result, WrapErr};
+
+use super::{GlobalArgs, load_config, open_store};
+use crate::engine::clients::ClientSettings;
+use crate::engine::{Clients, Engine, EngineSettings};
+use crate::store::OpenMode;
+
+pub async fn run(global: &GlobalArgs) -> Result<i32> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() {
+        eprintln!(
+            "syncdeck's console needs a terminal; for scripts use `syncdeck status`, `syncdeck sync` or `syncdeck --help`"
+        );
+        return Ok(2);
+    }
+    let config = load_config(global)?;
+    let store = open_store(&config, OpenMode::Existing).await?;
+    store.require_migrated().await.wrap_err_with(|| {
+        format!(
+            "{} is not set up for syncdeck; run `syncdeck migrate` first (or try `syncdeck demo`)",
+            store.describe()
+        )
+    })?;
+    let clients = Clients::from_config(&config, &store, &ClientSettings::default());
+    let engine = Engine::new(store.clone(), clients, EngineSettings::default());
+    engine
+        .start()
+        .await
+        .wrap_err("cannot start the sync engine")?;
+    let settings = crate::tui::settings::load(
+        crate::tui::settings::default_path().as_deref(),
+        config.no_color || global.no_color,
+    );
+    let result = crate::tui::run(
+        engine,
+        crate::tui::TuiOptions {
+            theme: settings.theme,
+            keys: settings.keys,
+            notices: settings.problems,
+            config,
+        },
+    )
+    .await;
+    store.close().await;
+    result
+}

@@ -1,0 +1,191 @@
+//! The `/` filter's small query language: `status:error`, `spotify:pending`, `never-synced`,
+//! `has-error`, free text on the name (or the Ticketmaster id), and `!` to negate any term.
+//! Every term must hold.
+
+use crate::store::artists::ArtistSummary;
+use crate::store::sync_status::{Overall, PartStatus, Source};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Test {
+    Overall(Overall),
+    Part(Source, PartStatus),
+    NeverSynced,
+    HasError,
+    /// Lower-cased text searched in the name and the Ticketmaster id.
+    Text(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Term {
+    negate: bool,
+    test: Test,
+}
+
+/// A parsed filter; the empty query matches everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Query {
+    terms: Vec<Term>,
+}
+
+fn overall_word(w: &str) -> Option<Overall> {
+    Some(match w {
+        "success" | "ok" => Overall::Success,
+        "error" | "failed" => Overall::Error,
+        "syncing" => Overall::Syncing,
+        "pending" => Overall::Pending,
+        _ => return None,
+    })
+}
+
+fn source_word(w: &str) -> Option<Source> {
+    Some(match w {
+        "tm" | "ticketmaster" => Source::Ticketmaster,
+        "sp" | "spotify" => Source::Spotify,
+        "sf" | "setlistfm" | "setlist.fm" | "setlist" => Source::Setlistfm,
+        _ => return None,
+    })
+}
+
+impl Query {
+    /// Parses the text; an error names the term and what is allowed.
+    pub fn parse(text: &str) -> Result<Query, String> {
+        let mut terms = Vec::new();
+        for raw in text.split_whitespace() {
+            let (negate, word) = match raw.strip_prefix('!') {
+                Some(rest) => (true, rest),
+                None => (false, raw),
+            };
+            if word.is_empty() {
+                continue;
+            }
+            let lower = word.to_lowercase();
+            let test = if lower == "never-synced" || lower == "never" {
+                Test::NeverSynced
+            } else if lower == "has-error" || lower == "has:error" {
+                Test::HasError
+            } else if let Some((key, value)) = lower.split_once(':') {
+                if key == "status" {
+                    Test::Overall(overall_word(value).ok_or_else(|| {
+                        format!("`{word}`: status is one of success, error, syncing, pending")
+                    })?)
+                } else if let Some(source) = source_word(key) {
+                    let status = PartStatus::parse(value).ok_or_else(|| {
+                        format!("`{word}`: {key} is one of pending, syncing, success, error")
+                    })?;
+                    Test::Part(source, status)
+                } else if key == "name" {
+                    Test::Text(value.to_string())
+                } else {
+                    return Err(format!(
+                        "`{word}`: unknown field `{key}` (status, tm, spotify, setlistfm, name)"
+                    ));
+                }
+            } else {
+                Test::Text(lower)
+            };
+            terms.push(Term { negate, test });
+        }
+        Ok(Query { terms })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+
+    pub fn matches(&self, a: &ArtistSummary) -> bool {
+        self.terms.iter().all(|t| {
+            let hit = match &t.test {
+                Test::Overall(o) => a.overall() == *o,
+                Test::Part(s, p) => a.sync_status.get(*s) == *p,
+                Test::NeverSynced => a.last_sync.is_none(),
+                Test::HasError => a.last_sync_error.as_deref().is_some_and(|e| !e.is_empty()),
+                Test::Text(text) => {
+                    a.name.to_lowercase().contains(text)
+                        || a.ticketmaster_id.to_lowercase().contains(text)
+                }
+            };
+            hit != t.negate
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sync_status::SyncStatus;
+
+    fn artist(name: &str, status: &str, synced: bool, error: Option<&str>) -> ArtistSummary {
+        ArtistSummary {
+            id: name.into(),
+            name: name.into(),
+            ticketmaster_id: format!("K8{name}"),
+            spotify_id: None,
+            setlist_fm_mbid: None,
+            sync_status: SyncStatus::from_db(Some(status)),
+            last_sync: synced.then(chrono::Utc::now),
+            last_ticketmaster_sync: None,
+            last_spotify_sync: None,
+            last_sync_error: error.map(str::to_string),
+            upcoming_shows_count: 0,
+            songs_count: 0,
+        }
+    }
+
+    fn names(q: &str, all: &[ArtistSummary]) -> Vec<String> {
+        let q = Query::parse(q).expect("parses");
+        all.iter()
+            .filter(|a| q.matches(a))
+            .map(|a| a.name.clone())
+            .collect()
+    }
+
+    fn sample() -> Vec<ArtistSummary> {
+        vec![
+            artist(
+                "Metallica",
+                r#"{"ticketmaster":"success","spotify":"success","setlistfm":"success"}"#,
+                true,
+                None,
+            ),
+            artist(
+                "Avenged Sevenfold",
+                r#"{"ticketmaster":"success","spotify":"error","setlistfm":"success"}"#,
+                true,
+                Some("spotify: albums step: HTTP 403"),
+            ),
+            artist("Garth Brooks", r#"{}"#, false, None),
+        ]
+    }
+
+    #[test]
+    fn status_source_text_and_negation() {
+        let all = sample();
+        assert_eq!(names("", &all).len(), 3);
+        assert_eq!(names("status:error", &all), ["Avenged Sevenfold"]);
+        assert_eq!(names("spotify:error", &all), ["Avenged Sevenfold"]);
+        assert_eq!(names("sp:pending", &all), ["Garth Brooks"]);
+        assert_eq!(names("never-synced", &all), ["Garth Brooks"]);
+        assert_eq!(names("!never-synced", &all).len(), 2);
+        assert_eq!(names("has-error", &all), ["Avenged Sevenfold"]);
+        assert_eq!(names("META", &all), ["Metallica"]);
+        assert_eq!(
+            names("!status:success e", &all),
+            ["Avenged Sevenfold", "Garth Brooks"]
+        );
+        assert_eq!(
+            names("k8garth", &all),
+            ["Garth Brooks"],
+            "the Ticketmaster id matches too"
+        );
+    }
+
+    #[test]
+    fn bad_terms_say_what_is_allowed() {
+        let e = Query::parse("status:weird").unwrap_err();
+        assert!(e.contains("status is one of"), "{e}");
+        let e = Query::parse("colour:red").unwrap_err();
+        assert!(e.contains("unknown field `colour`"), "{e}");
+        let e = Query::parse("spotify:great").unwrap_err();
+        assert!(e.contains("pending, syncing, success, error"), "{e}");
+    }
+}

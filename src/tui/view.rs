@@ -1,0 +1,695 @@
+//! Views only draw: everything they show comes from [`App`]; `now` is passed in so a frame is
+//! a pure function of the state (snapshot tests depend on it).
+
+use chrono::{DateTime, Utc};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table, Wrap};
+
+use super::app::{App, Confirm, Focus, Mode, Overlay};
+use super::keys::Command;
+use super::theme::Theme;
+use crate::checks::CheckStatus;
+use crate::store::sync_status::{PartStatus, Source};
+use crate::store::time::relative;
+use crate::text::{sanitize, truncate};
+
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 15;
+
+/// Draws one frame.
+pub fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, now: DateTime<Utc>) {
+    let area = frame.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let text = format!(
+            "the terminal is {}×{}; syncdeck needs at least {MIN_WIDTH}×{MIN_HEIGHT}. Enlarge it, or press q to quit.",
+            area.width, area.height
+        );
+        frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
+        return;
+    }
+    let [header, body, status] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(5),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    draw_header(frame, app, theme, header);
+    let bottom_height = (body.height * 2 / 5).max(6);
+    let [table_area, bottom] =
+        Layout::vertical([Constraint::Min(4), Constraint::Length(bottom_height)]).areas(body);
+    draw_table(frame, app, theme, table_area, now);
+    if app.show_detail {
+        let [detail, log] =
+            Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+                .areas(bottom);
+        draw_detail(frame, app, theme, detail, now);
+        draw_log(frame, app, theme, log);
+    } else {
+        draw_log(frame, app, theme, bottom);
+    }
+    draw_status(frame, app, theme, status);
+    match app.overlay {
+        Some(Overlay::Help) => draw_help(frame, app, theme, area),
+        Some(Overlay::Env) => draw_env(frame, app, theme, area),
+        Some(Overlay::Jobs) => draw_jobs(frame, app, theme, area, now),
+        None => {}
+    }
+    if let Mode::Confirm(c) = &app.mode {
+        draw_confirm(frame, c, theme, area);
+    }
+}
+
+fn thousands(n: i64) -> String {
+    let s = n.abs().to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+fn draw_header(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
+    let h = &app.header;
+    let mut parts = vec![
+        format!(" syncdeck · {}", h.database),
+        format!(
+            "{} worker{} ({} slots)",
+            h.workers,
+            if h.workers == 1 { "" } else { "s" },
+            h.slots
+        ),
+    ];
+    for b in &h.budgets {
+        let name = if b.provider == "setlist.fm" || b.provider == "setlistfm" {
+            "setlist.fm"
+        } else if b.provider == "ticketmaster" {
+            "TM"
+        } else {
+            "Spotify"
+        };
+        let mut text = match b.day_limit {
+            Some(limit) => format!(
+                "{name} {}/{} today",
+                thousands(i64::from(b.day_used)),
+                thousands(i64::from(limit))
+            ),
+            None => format!("{name} {} today", thousands(i64::from(b.day_used))),
+        };
+        if let Some(until) = b.throttled_until {
+            text.push_str(&format!(" throttled until {}", until.format("%H:%M:%S")));
+        }
+        parts.push(text);
+    }
+    parts.push(format!("{} queued · {} running", h.queued, h.running));
+    let line = truncate(&parts.join(" · "), area.width as usize);
+    frame.render_widget(Paragraph::new(line).style(theme.header), area);
+}
+
+/// The cell of one source: the word, or the live step while it syncs.
+fn part_cell(app: &App, artist_id: &str, source: Source, status: PartStatus) -> String {
+    if let Some(live) = app.live.get(artist_id) {
+        if status == PartStatus::Syncing || live.running {
+            if let Some(p) = live.progress.get(&source) {
+                return match source {
+                    Source::Ticketmaster => format!("page {}/{}", p.done, p.total.max(p.done)),
+                    Source::Spotify => format!("albums {}/{}", p.done, p.total.max(p.done)),
+                    Source::Setlistfm => format!("{} setlists", p.items),
+                };
+            }
+            if status == PartStatus::Syncing {
+                return "syncing".into();
+            }
+        }
+        if !live.running && status != PartStatus::Syncing && live.retry.is_none() {
+            // Queued, not started yet.
+            return format!("{} (queued)", status.as_str());
+        }
+    }
+    status.as_str().to_string()
+}
+
+fn draw_table(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect, now: DateTime<Utc>) {
+    let wide = area.width >= 120;
+    let medium = area.width >= 96;
+    let filter = if app.filter_text.is_empty() {
+        String::new()
+    } else {
+        format!(" · filter: {}", sanitize(&app.filter_text))
+    };
+    let marks = if app.marks.is_empty() {
+        String::new()
+    } else {
+        format!(" · {} marked", app.marks.len())
+    };
+    let sort = format!(
+        " · by {}{}",
+        app.sort.label(),
+        if app.descending { " ↓" } else { "" }
+    );
+    let title = format!(
+        " Artists {} of {}{filter}{marks}{sort} ",
+        thousands(app.view.len() as i64),
+        thousands(app.artists.len() as i64)
+    );
+    let focused = app.focus == Focus::Table;
+    let block = Block::bordered()
+        .title(Span::styled(title, theme.title))
+        .border_style(if focused { theme.base } else { theme.border });
+    let inner_height = area.height.saturating_sub(3) as usize;
+    let offset = if app.selected >= inner_height {
+        app.selected + 1 - inner_height
+    } else {
+        0
+    };
+    let mut widths = vec![
+        Constraint::Length(2),
+        Constraint::Min(16),
+        Constraint::Length(8),
+        Constraint::Length(13),
+        Constraint::Length(13),
+        Constraint::Length(13),
+        Constraint::Length(9),
+    ];
+    let mut header = vec![
+        "",
+        "NAME",
+        "OVERALL",
+        "TICKETMASTER",
+        "SPOTIFY",
+        "SETLIST.FM",
+        "LAST SYNC",
+    ];
+    if medium {
+        widths.extend([Constraint::Length(6), Constraint::Length(6)]);
+        header.extend(["SHOWS", "SONGS"]);
+    }
+    if wide {
+        widths.push(Constraint::Min(20));
+        header.push("LAST ERROR");
+    }
+    // Only the visible slice is built: work grows with the screen, not the table.
+    let rows: Vec<Row> = app
+        .view
+        .iter()
+        .enumerate()
+        .skip(offset)
+        .take(inner_height)
+        .map(|(pos, i)| {
+            let a = &app.artists[*i];
+            let marked = app.marks.contains(&a.id);
+            let sel = pos == app.selected;
+            let indicator = match (sel, marked) {
+                (true, true) => "▸●",
+                (true, false) => "▸ ",
+                (false, true) => " ●",
+                (false, false) => "  ",
+            };
+            let overall = a.overall();
+            let mut cells = vec![
+                Cell::from(indicator).style(if marked { theme.marked } else { theme.base }),
+                Cell::from(sanitize(&a.name)),
+                Cell::from(overall.as_str()).style(theme.overall(overall)),
+            ];
+            for source in [Source::Ticketmaster, Source::Spotify, Source::Setlistfm] {
+                let status = a.sync_status.get(source);
+                cells.push(
+                    Cell::from(part_cell(app, &a.id, source, status)).style(theme.part(status)),
+                );
+            }
+            cells.push(Cell::from(
+                a.last_sync
+                    .map(|t| relative(t, now))
+                    .unwrap_or_else(|| "never".into()),
+            ));
+            if medium {
+                cells.push(Cell::from(
+                    Line::from(thousands(a.upcoming_shows_count)).right_aligned(),
+                ));
+                cells.push(Cell::from(
+                    Line::from(thousands(a.songs_count)).right_aligned(),
+                ));
+            }
+            if wide {
+                let err = a
+                    .last_sync_error
+                    .as_deref()
+                    .map(sanitize)
+                    .unwrap_or_default();
+                cells.push(Cell::from(err).style(theme.error));
+            }
+            let row = Row::new(cells);
+            if sel { row.style(theme.selected) } else { row }
+        })
+        .collect();
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(theme.title))
+        .block(block)
+        .column_spacing(1);
+    frame.render_widget(table, area);
+    if app.view.is_empty() {
+        let msg = if app.artists.is_empty() {
+            "no artists yet: add one with a, or run `syncdeck seed --demo`"
+        } else {
+            "no artist matches the filter; esc clears it"
+        };
+        let inner = Rect {
+            x: area.x + 2,
+            y: area.y + 2,
+            width: area.width.saturating_sub(4),
+            height: 1,
+        };
+        frame.render_widget(Paragraph::new(msg).style(theme.dim), inner);
+    }
+}
+
+fn draw_detail(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect, now: DateTime<Utc>) {
+    let Some(artist) = app.selected_artist() else {
+        frame.render_widget(Block::bordered().title(" Detail "), area);
+        return;
+    };
+    let title = format!(
+        " {} ",
+        truncate(&sanitize(&artist.name), area.width as usize - 4)
+    );
+    let mut lines: Vec<Line> = Vec::new();
+    let stamp = |t: Option<DateTime<Utc>>| {
+        t.map(|t| format!("{} ({})", t.format("%Y-%m-%d %H:%M"), relative(t, now)))
+            .unwrap_or_else(|| "never".into())
+    };
+    let parts = [
+        (Source::Ticketmaster, artist.last_ticketmaster_sync),
+        (Source::Spotify, artist.last_spotify_sync),
+        (Source::Setlistfm, None),
+    ];
+    for (source, at) in parts {
+        let status = artist.sync_status.get(source);
+        let when = if source == Source::Setlistfm {
+            String::new()
+        } else {
+            stamp(at)
+        };
+        lines.push(Line::from(vec![
+            Span::raw(format!("{:<13} ", source.label())),
+            Span::styled(format!("{:<8}", status.as_str()), theme.part(status)),
+            Span::raw(format!(" {when}")),
+        ]));
+    }
+    lines.push(Line::from(format!(
+        "last sync     {}",
+        stamp(artist.last_sync)
+    )));
+    lines.push(Line::from(format!(
+        "ticketmaster  {}",
+        artist.ticketmaster_id
+    )));
+    lines.push(Line::from(format!(
+        "spotify id    {}",
+        artist.spotify_id.as_deref().unwrap_or("-")
+    )));
+    lines.push(Line::from(format!(
+        "musicbrainz   {}",
+        artist.setlist_fm_mbid.as_deref().unwrap_or("-")
+    )));
+    if let Some(d) = app
+        .detail
+        .as_ref()
+        .filter(|d| d.detail.summary.id == artist.id)
+    {
+        let x = &d.detail;
+        lines.push(Line::from(format!(
+            "counts        {} shows · {} venues · {} songs · {} setlists",
+            thousands(x.shows_count),
+            thousands(x.venues_count),
+            thousands(x.summary.songs_count),
+            thousands(x.setlists_count)
+        )));
+        if !x.genres.is_empty() {
+            lines.push(Line::from(format!(
+                "genres        {}",
+                sanitize(&x.genres.join(", "))
+            )));
+        }
+    }
+    match artist.last_sync_error.as_deref() {
+        Some(e) if !e.is_empty() => {
+            lines.push(Line::from(Span::styled("last error", theme.error)));
+            lines.push(Line::from(sanitize(e)));
+        }
+        _ => lines.push(Line::from(Span::styled("last error    none", theme.dim))),
+    }
+    if let Some(d) = app
+        .detail
+        .as_ref()
+        .filter(|d| d.detail.summary.id == artist.id)
+    {
+        lines.push(Line::from(Span::styled("job history", theme.title)));
+        if d.runs.is_empty() {
+            lines.push(Line::from(Span::styled("  no syncs yet", theme.dim)));
+        }
+        for (run, attempts) in &d.runs {
+            let dur = match (run.started_at, run.finished_at) {
+                (Some(s), Some(f)) => {
+                    format!(" · {:.1} s", (f - s).num_milliseconds() as f64 / 1000.0)
+                }
+                _ => String::new(),
+            };
+            let when = run
+                .requested_at
+                .map(|t| relative(t, now))
+                .unwrap_or_default();
+            lines.push(Line::from(vec![
+                Span::raw(format!("  {when:<8} ")),
+                Span::styled(
+                    run.status.as_str().to_string(),
+                    match run.status {
+                        crate::store::runs::RunStatus::Failed => theme.error,
+                        crate::store::runs::RunStatus::Succeeded => theme.success,
+                        _ => theme.syncing,
+                    },
+                ),
+                Span::raw(format!(
+                    " · attempt {}/{}{dur} · {}",
+                    run.attempts, run.max_attempts, run.trigger
+                )),
+            ]));
+            for a in attempts {
+                let mut text = format!(
+                    "    #{} {}",
+                    a.attempt,
+                    a.outcome.as_deref().unwrap_or("running")
+                );
+                if let Some(reason) = &a.retry_reason {
+                    text.push_str(&format!(" → retried: {}", sanitize(reason)));
+                } else if let Some(e) = &a.error {
+                    text.push_str(&format!(": {}", sanitize(e)));
+                }
+                lines.push(Line::from(Span::styled(text, theme.dim)));
+            }
+        }
+    }
+    let p = Paragraph::new(lines)
+        .block(
+            Block::bordered()
+                .title(Span::styled(title, theme.title))
+                .border_style(theme.border),
+        )
+        .wrap(Wrap { trim: false });
+    frame.render_widget(p, area);
+}
+
+fn draw_log(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
+    let selected = app.selected_artist().map(|a| a.id.clone());
+    let visible: Vec<_> = app.log.visible(selected.as_deref()).collect();
+    let height = area.height.saturating_sub(2) as usize;
+    let end = visible
+        .len()
+        .saturating_sub(if app.log.follow { 0 } else { app.log.scroll });
+    let start = end.saturating_sub(height);
+    let width = area.width.saturating_sub(2) as usize;
+    let lines: Vec<Line> = visible[start..end]
+        .iter()
+        .map(|l| {
+            let style = match l.level {
+                crate::engine::events::LogLevel::Error => theme.error,
+                crate::engine::events::LogLevel::Warn => theme.warn,
+                crate::engine::events::LogLevel::Info => theme.base,
+                _ => theme.dim,
+            };
+            let text = format!(
+                "{} {:<5} {}",
+                l.at.format("%H:%M:%S"),
+                l.level.as_str(),
+                sanitize(&l.message)
+            );
+            Line::from(Span::styled(truncate(&text, width), style))
+        })
+        .collect();
+    let mut flags = vec![if app.log.follow {
+        "follow".to_string()
+    } else {
+        format!("paused, {} newer", app.log.scroll)
+    }];
+    flags.push(format!("{}+", app.log.min_level.as_str().to_lowercase()));
+    if app.log.only_selected {
+        flags.push("selected artist only".into());
+    }
+    if !app.log.search.is_empty() {
+        flags.push(format!("search: {}", sanitize(&app.log.search)));
+    }
+    let title = format!(" Log · {} ", flags.join(" · "));
+    let focused = app.focus == Focus::Log;
+    let block = Block::bordered()
+        .title(Span::styled(title, theme.title))
+        .border_style(if focused { theme.base } else { theme.border });
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+fn hint(app: &App, cmd: Command, what: &str) -> String {
+    format!("{} {what}", app.keys.label(cmd))
+}
+
+fn draw_status(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
+    let text = match &app.mode {
+        Mode::Filter => {
+            let err = app
+                .filter_error
+                .as_deref()
+                .map(|e| format!("  ✗ {e}"))
+                .unwrap_or_default();
+            format!(
+                " filter: {}▏ {} of {}{err} · enter keep · esc back",
+                sanitize(&app.filter_text),
+                app.view.len(),
+                app.artists.len()
+            )
+        }
+        Mode::LogSearch => format!(
+            " log search: {}▏ · enter keep · esc clear",
+            sanitize(&app.log.search)
+        ),
+        Mode::AddArtist => format!(
+            " add artist (Ticketmaster search): {}▏ · enter search · esc cancel",
+            sanitize(&app.input)
+        ),
+        Mode::Confirm(_) => " y yes · n no".to_string(),
+        Mode::Normal => {
+            let hints = match app.overlay {
+                Some(Overlay::Env) => vec![
+                    hint(app, Command::RunChecks, "run live checks"),
+                    "esc close".into(),
+                ],
+                Some(_) => vec!["esc close".into()],
+                None => vec![
+                    hint(app, Command::Sync, "sync"),
+                    hint(app, Command::SyncMany, "sync marked/shown"),
+                    hint(app, Command::RetryFailed, "retry failed"),
+                    hint(app, Command::Cancel, "cancel"),
+                    hint(app, Command::Filter, "filter"),
+                    hint(app, Command::Detail, "detail"),
+                    hint(app, Command::Env, "env"),
+                    hint(app, Command::Jobs, "jobs"),
+                    hint(app, Command::Help, "help"),
+                    hint(app, Command::Quit, "quit"),
+                ],
+            };
+            let hints = format!(" {}", hints.join(" · "));
+            match &app.notice {
+                Some(n) => format!(" {} │{hints}", sanitize(n)),
+                None => hints,
+            }
+        }
+    };
+    frame.render_widget(
+        Paragraph::new(truncate(&text, area.width as usize)).style(theme.key),
+        area,
+    );
+}
+
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let w = width.min(area.width);
+    let h = height.min(area.height);
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}
+
+fn draw_confirm(frame: &mut Frame<'_>, c: &Confirm, theme: &Theme, area: Rect) {
+    let question = c.question();
+    let width = (question.chars().count() as u16 + 6).clamp(30, area.width.saturating_sub(4));
+    let r = centered(area, width, 5);
+    frame.render_widget(Clear, r);
+    let p = Paragraph::new(vec![
+        Line::from(question),
+        Line::from(Span::styled("y yes · n no", theme.key)),
+    ])
+    .wrap(Wrap { trim: true })
+    .block(Block::bordered().title(Span::styled(" Confirm ", theme.title)));
+    frame.render_widget(p, r);
+}
+
+fn overlay_area(area: Rect) -> Rect {
+    centered(
+        area,
+        area.width.saturating_sub(4),
+        area.height.saturating_sub(2),
+    )
+}
+
+fn draw_help(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
+    let r = overlay_area(area);
+    frame.render_widget(Clear, r);
+    let mut lines: Vec<Line> = app
+        .keys
+        .help()
+        .into_iter()
+        .map(|(keys, what)| {
+            Line::from(vec![
+                Span::styled(format!("{keys:>14}  "), theme.key),
+                Span::raw(what),
+            ])
+        })
+        .collect();
+    lines.push(Line::from(""));
+    lines.push(Line::from(
+        "filter: status:error  spotify:pending  tm:success  never-synced  has-error  text  !negate",
+    ));
+    let p = Paragraph::new(lines)
+        .block(Block::bordered().title(Span::styled(" Help · esc closes ", theme.title)));
+    frame.render_widget(p, r);
+}
+
+fn draw_env(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
+    let r = overlay_area(area);
+    frame.render_widget(Clear, r);
+    let title = if app.env_running {
+        " Environment and secrets · live checks running… ".to_string()
+    } else {
+        format!(
+            " Environment and secrets · {} runs the live checks · esc closes ",
+            app.keys.label(Command::RunChecks)
+        )
+    };
+    let mut rows = Vec::new();
+    if let Some(report) = &app.env {
+        for c in &report.checks {
+            let style = match c.status {
+                CheckStatus::Ok => theme.success,
+                CheckStatus::Skipped => theme.dim,
+                _ if c.required => theme.error,
+                _ => theme.warn,
+            };
+            let source = c.source.map(|s| s.label().to_string()).unwrap_or_default();
+            let latency = c
+                .latency_ms
+                .map(|ms| format!("{ms} ms"))
+                .unwrap_or_default();
+            let mut detail = sanitize(&c.detail);
+            if let Some(h) = &c.hint {
+                detail.push_str(" · ");
+                detail.push_str(&sanitize(h));
+            }
+            rows.push(Row::new(vec![
+                Cell::from(c.name.clone()),
+                Cell::from(c.status.as_str()).style(style),
+                Cell::from(source),
+                Cell::from(c.preview.clone().unwrap_or_default()),
+                Cell::from(latency),
+                Cell::from(detail),
+            ]));
+        }
+    }
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(26),
+            Constraint::Length(12),
+            Constraint::Length(6),
+            Constraint::Length(22),
+            Constraint::Length(8),
+            Constraint::Min(20),
+        ],
+    )
+    .header(Row::new(["NAME", "STATUS", "FROM", "VALUE", "LATENCY", "DETAIL"]).style(theme.title))
+    .block(Block::bordered().title(Span::styled(title, theme.title)));
+    frame.render_widget(table, r);
+}
+
+fn draw_jobs(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect, now: DateTime<Utc>) {
+    use crate::store::runs::RunStatus;
+    let r = overlay_area(area);
+    frame.render_widget(Clear, r);
+    let count = |s: RunStatus| app.jobs.iter().filter(|j| j.status == s).count();
+    let title = format!(
+        " Jobs · {} queued · {} running · {} failed · {} done · esc closes ",
+        count(RunStatus::Queued),
+        count(RunStatus::Running),
+        count(RunStatus::Failed),
+        count(RunStatus::Succeeded)
+    );
+    let rows: Vec<Row> = app
+        .jobs
+        .iter()
+        .map(|j| {
+            let style = match j.status {
+                RunStatus::Failed => theme.error,
+                RunStatus::Succeeded => theme.success,
+                RunStatus::Running => theme.syncing,
+                _ => theme.base,
+            };
+            let progress = match app.live.get(&j.artist_id) {
+                Some(l) if j.status == RunStatus::Running => l
+                    .step
+                    .as_ref()
+                    .map(|(s, step)| format!("{} {step}", s.label()))
+                    .unwrap_or_default(),
+                _ => j.error.as_deref().map(sanitize).unwrap_or_default(),
+            };
+            Row::new(vec![
+                Cell::from(j.status.as_str()).style(style),
+                Cell::from(sanitize(&j.artist_name)),
+                Cell::from(format!("{}/{}", j.attempts, j.max_attempts)),
+                Cell::from(j.requested_at.map(|t| relative(t, now)).unwrap_or_default()),
+                Cell::from(j.worker.clone().unwrap_or_default()),
+                Cell::from(progress),
+            ])
+        })
+        .collect();
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(11),
+            Constraint::Length(28),
+            Constraint::Length(7),
+            Constraint::Length(9),
+            Constraint::Length(18),
+            Constraint::Min(20),
+        ],
+    )
+    .header(
+        Row::new([
+            "STATUS",
+            "ARTIST",
+            "TRIES",
+            "QUEUED",
+            "WORKER",
+            "PROGRESS / ERROR",
+        ])
+        .style(theme.title),
+    )
+    .block(Block::bordered().title(Span::styled(title, theme.title)));
+    frame.render_widget(table, r);
+}
+
+/// The style the table gives a status cell (for tests of the themes).
+pub fn status_style(theme: &Theme, status: PartStatus) -> Style {
+    theme.part(status)
+}
