@@ -100,6 +100,10 @@ pub async fn run(engine: Engine, options: TuiOptions) -> Result<i32> {
             let _ = out.flush();
             last_draw = Instant::now();
             dirty = false;
+            // A test hook: proves the terminal is restored after a panic (tests/tui_pty.rs).
+            if std::env::var_os("SYNCDECK_TEST_PANIC").is_some() {
+                panic!("SYNCDECK_TEST_PANIC is set: panicking after the first frame, as asked");
+            }
         }
         let wait = if dirty {
             frame_budget.saturating_sub(last_draw.elapsed())
