@@ -40,6 +40,7 @@ pub async fn run(global: &GlobalArgs) -> Result<i32> {
             keys: settings.keys,
             notices: settings.problems,
             config,
+            mouse: settings.mouse,
         },
     )
     .await;

@@ -154,14 +154,13 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<i32> {
     result
 }
 
-/// The console over the demo database and the in-process fake.
-async fn console(
+/// The in-process fake, a configuration pointing at it, and an engine over the demo database.
+async fn demo_engine(
     store: &Store,
     path: &std::path::Path,
     base: &Config,
     args: &DemoArgs,
-    no_color: bool,
-) -> Result<i32> {
+) -> Result<(FakeServer, Config, Engine)> {
     let fake = start_fake(args.artists.max(1), &args.faults, args.speed).await?;
     let config = demo_config(&fake, path, base)?;
     let clients = Clients::from_config(&config, store, &client_settings(args.speed));
@@ -173,6 +172,18 @@ async fn console(
             ..EngineSettings::default()
         },
     );
+    Ok((fake, config, engine))
+}
+
+/// The console over the demo database and the in-process fake.
+async fn console(
+    store: &Store,
+    path: &std::path::Path,
+    base: &Config,
+    args: &DemoArgs,
+    no_color: bool,
+) -> Result<i32> {
+    let (fake, config, engine) = demo_engine(store, path, base, args).await?;
     engine
         .start()
         .await
@@ -197,6 +208,7 @@ async fn console(
             keys: settings.keys,
             notices,
             config,
+            mouse: settings.mouse,
         },
     )
     .await;
@@ -210,17 +222,7 @@ async fn sync_all(
     base: &Config,
     args: &DemoArgs,
 ) -> Result<i32> {
-    let fake = start_fake(args.artists.max(1), &args.faults, args.speed).await?;
-    let config = demo_config(&fake, path, base)?;
-    let clients = Clients::from_config(&config, store, &client_settings(args.speed));
-    let engine = Engine::new(
-        store.clone(),
-        clients,
-        EngineSettings {
-            concurrency: 8,
-            ..EngineSettings::default()
-        },
-    );
+    let (fake, _config, engine) = demo_engine(store, path, base, args).await?;
     let mut events = engine.subscribe();
     engine
         .start()

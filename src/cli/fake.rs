@@ -177,33 +177,10 @@ pub async fn run(args: FakeArgs) -> Result<i32> {
         "syncdeck fake: listening on http://{} ({summary}); Ctrl-C to stop",
         server.addr()
     );
-    shutdown_signal().await;
+    super::shutdown_signal().await;
     eprintln!("syncdeck fake: stopping");
     server.shutdown().await;
     Ok(0)
-}
-
-/// Ctrl-C, or SIGTERM (what `kill` and process supervisors send).
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }
 
 #[cfg(test)]

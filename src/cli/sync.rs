@@ -151,29 +151,6 @@ pub async fn run(global: &GlobalArgs, args: SyncArgs) -> Result<i32> {
     code
 }
 
-/// Waits for Ctrl-C or SIGTERM.
-async fn stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
 async fn serve(
     engine: &Engine,
     mut events: tokio::sync::broadcast::Receiver<EngineEvent>,
@@ -184,7 +161,7 @@ async fn serve(
         engine.store().describe(),
         engine.settings().concurrency
     );
-    let stop = stop_signal();
+    let stop = super::shutdown_signal();
     tokio::pin!(stop);
     loop {
         tokio::select! {
@@ -270,7 +247,7 @@ async fn sync_selected(engine: &Engine, args: &SyncArgs) -> Result<i32> {
     pending.dedup();
     let mut finished: Vec<RunRow> = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
-    let stop = stop_signal();
+    let stop = super::shutdown_signal();
     tokio::pin!(stop);
     let mut interrupted = false;
     while !pending.is_empty() {

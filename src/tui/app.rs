@@ -103,7 +103,9 @@ impl Confirm {
                 format!("Cancel all {active} queued or running syncs?")
             }
             Confirm::Quit { running } => format!(
-                "{running} syncs are running here. Quit and put them back in the queue (nothing is left syncing)?"
+                "{running} sync{} running here. Quit and put {} back in the queue (nothing is left syncing)?",
+                if *running == 1 { " is" } else { "s are" },
+                if *running == 1 { "it" } else { "them" }
             ),
         }
     }
@@ -202,18 +204,22 @@ impl LogPane {
         self.lines.push_back(line);
     }
 
+    /// Whether a line passes the level, artist and search filters.
+    pub fn passes(&self, l: &LogLine, artist: Option<&str>) -> bool {
+        l.level >= self.min_level
+            && (!self.only_selected || artist.is_some_and(|a| l.artist_id.as_deref() == Some(a)))
+            && (self.search.is_empty()
+                || l.message
+                    .to_lowercase()
+                    .contains(&self.search.to_lowercase()))
+    }
+
     /// The lines that pass the level, artist and search filters.
     pub fn visible<'a>(
         &'a self,
         artist: Option<&'a str>,
     ) -> impl Iterator<Item = &'a LogLine> + 'a {
-        let search = self.search.to_lowercase();
-        self.lines.iter().filter(move |l| {
-            l.level >= self.min_level
-                && (!self.only_selected
-                    || artist.is_some_and(|a| l.artist_id.as_deref() == Some(a)))
-                && (search.is_empty() || l.message.to_lowercase().contains(&search))
-        })
+        self.lines.iter().filter(move |l| self.passes(l, artist))
     }
 }
 
@@ -270,6 +276,8 @@ pub enum Action {
     /// An effect failed.
     Failed(String),
     ScrollLog(i32),
+    /// The queued and running runs in the database (any process).
+    ActiveRuns(Vec<RunRow>),
 }
 
 /// The console's state.
@@ -283,6 +291,10 @@ pub struct App {
     pub filter_text: String,
     pub filter: Query,
     pub filter_error: Option<String>,
+    /// The last filter text that parsed (what applies while the typed text has an error).
+    filter_applied: String,
+    /// The artist selected when filter mode began: kept selected whenever it is shown.
+    filter_anchor: Option<String>,
     pub sort: SortColumn,
     pub descending: bool,
     pub mode: Mode,
@@ -318,6 +330,8 @@ impl App {
             filter_text: String::new(),
             filter: Query::default(),
             filter_error: None,
+            filter_applied: String::new(),
+            filter_anchor: None,
             sort: SortColumn::Name,
             descending: false,
             mode: Mode::Normal,
@@ -354,7 +368,11 @@ impl App {
 
     /// Rebuilds `view` from the filter and sort, keeping the selected artist selected.
     pub fn rebuild_view(&mut self) {
-        let keep = self.selected_artist().map(|a| a.id.clone());
+        let keep = self
+            .filter_anchor
+            .clone()
+            .filter(|_| self.mode == Mode::Filter)
+            .or_else(|| self.selected_artist().map(|a| a.id.clone()));
         let mut view: Vec<usize> = (0..self.artists.len())
             .filter(|i| self.filter.matches(&self.artists[*i]))
             .collect();
@@ -490,6 +508,16 @@ impl App {
                 self.scroll_log(delta);
                 Vec::new()
             }
+            Action::ActiveRuns(runs) => {
+                let active: HashSet<&str> = runs.iter().map(|r| r.artist_id.as_str()).collect();
+                self.live.retain(|id, _| active.contains(id.as_str()));
+                for r in runs {
+                    let live = self.live.entry(r.artist_id.clone()).or_default();
+                    live.run_id = r.id;
+                    live.running |= r.status == RunStatus::Running;
+                }
+                Vec::new()
+            }
         }
     }
 
@@ -513,11 +541,14 @@ impl App {
     fn on_engine(&mut self, ev: EngineEvent) -> Vec<Effect> {
         match ev {
             EngineEvent::Log(line) => {
+                let selected = self.selected_artist().map(|a| a.id.clone());
+                let shown = self.log.passes(&line, selected.as_deref());
                 self.log.push(line);
-                if !self.log.follow {
-                    // Keep the same lines in view while new ones arrive below.
-                    self.log.scroll =
-                        (self.log.scroll + 1).min(self.log.lines.len().saturating_sub(1));
+                if !self.log.follow && shown {
+                    // Keep the same lines in view while new ones arrive below; hidden lines
+                    // do not move it.
+                    let visible = self.log.visible(selected.as_deref()).count();
+                    self.log.scroll = (self.log.scroll + 1).min(visible.saturating_sub(1));
                 }
                 Vec::new()
             }
@@ -574,13 +605,8 @@ impl App {
             EngineEvent::PartFinished { artist_id, .. } => {
                 vec![Effect::RefreshArtist { artist_id }]
             }
-            EngineEvent::Finished {
-                artist_id, status, ..
-            } => {
+            EngineEvent::Finished { artist_id, .. } => {
                 self.live.remove(&artist_id);
-                if status == RunStatus::Failed {
-                    self.notice = None;
-                }
                 vec![Effect::RefreshArtist { artist_id }]
             }
             EngineEvent::Requeued { artist_id, .. } => {
@@ -683,13 +709,25 @@ impl App {
             _ => {}
         }
         if target == TextTarget::Filter {
+            let before = self.selected_artist().map(|a| a.id.clone());
             match Query::parse(&self.filter_text) {
                 Ok(q) => {
                     self.filter = q;
                     self.filter_error = None;
+                    self.filter_applied = self.filter_text.clone();
                     self.rebuild_view();
                 }
                 Err(e) => self.filter_error = Some(e),
+            }
+            if self.mode != Mode::Filter {
+                // Leaving: the title shows the filter that applies, never a broken one.
+                self.filter_text = self.filter_applied.clone();
+                self.filter_error = None;
+                self.filter_anchor = None;
+            }
+            if self.selected_artist().map(|a| a.id.clone()) != before {
+                self.detail = None;
+                return self.detail_effect();
             }
         }
         Vec::new()
@@ -792,17 +830,11 @@ impl App {
                 }
                 Vec::new()
             }
+            // Always asked of the engine: the run may have been queued by another process.
             Command::Cancel => match self.selected_artist() {
-                Some(a) if self.live.contains_key(&a.id) => vec![Effect::Cancel {
+                Some(a) => vec![Effect::Cancel {
                     artist_id: a.id.clone(),
                 }],
-                Some(a) => {
-                    self.notice = Some(format!(
-                        "{} has no queued or running sync to cancel",
-                        crate::text::sanitize(&a.name)
-                    ));
-                    Vec::new()
-                }
                 None => Vec::new(),
             },
             Command::CancelAll => {
@@ -839,6 +871,7 @@ impl App {
                     self.show_detail = false;
                 } else if !self.filter_text.is_empty() {
                     self.filter_text.clear();
+                    self.filter_applied.clear();
                     self.filter = Query::default();
                     self.filter_error = None;
                     self.rebuild_view();
@@ -846,6 +879,7 @@ impl App {
                 Vec::new()
             }
             Command::Filter => {
+                self.filter_anchor = self.selected_artist().map(|a| a.id.clone());
                 self.mode = Mode::Filter;
                 Vec::new()
             }
@@ -856,7 +890,7 @@ impl App {
             }
             Command::Env => {
                 self.overlay = Some(Overlay::Env);
-                if self.env.is_none() {
+                if self.env.is_none() && !self.env_running {
                     self.env_running = true;
                     return vec![Effect::RunEnvChecks];
                 }

@@ -32,6 +32,8 @@ pub struct TuiOptions {
     /// Shown once in the status line (config problems, demo hints).
     pub notices: Vec<String>,
     pub config: Config,
+    /// Mouse capture at start (the settings file's `mouse`).
+    pub mouse: bool,
 }
 
 /// Restores the terminal whatever happens: normal exit, error, panic.
@@ -43,7 +45,15 @@ impl Drop for TerminalGuard {
     }
 }
 
+/// Set once the terminal is restored, so the guard's drop during a panic's unwinding does not
+/// restore again (a second "leave the alternate screen" moves the cursor back above the
+/// panic report).
+static RESTORED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 fn restore_terminal() {
+    if RESTORED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        return;
+    }
     let mut out = std::io::stdout();
     let _ = crossterm::execute!(
         out,
@@ -63,14 +73,19 @@ pub async fn run(engine: Engine, options: TuiOptions) -> Result<i32> {
         hook(info);
     }));
     let mut terminal = ratatui::try_init().wrap_err("cannot set up the terminal")?;
+    RESTORED.store(false, std::sync::atomic::Ordering::SeqCst);
     let _guard = TerminalGuard;
     let mut app = App::new(options.keys.clone());
     if let Ok(size) = terminal.size() {
         app.width = size.width;
         app.height = size.height;
     }
-    if let Some(n) = options.notices.first() {
-        app.notice = Some(n.clone());
+    if !options.notices.is_empty() {
+        app.notice = Some(options.notices.join(" · "));
+    }
+    if options.mouse {
+        app.mouse = true;
+        let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture);
     }
     let theme = options.theme.clone();
     let (tx, mut rx) = mpsc::unbounded_channel::<Action>();
@@ -212,9 +227,16 @@ impl EffectContext {
             Effect::Quit => {}
             Effect::LoadArtists => {
                 tokio::spawn(async move {
-                    match engine.store().all_artists().await {
+                    let _ = match engine.store().all_artists().await {
                         Ok(list) => tx.send(Action::ArtistsLoaded(list)),
                         Err(e) => tx.send(Action::Failed(format!("cannot load the artists: {e}"))),
+                    };
+                    // Runs queued before the console opened, or by other processes.
+                    let store = engine.store();
+                    if let Ok(ids) = store.active_run_ids().await
+                        && let Ok(runs) = store.runs(&ids).await
+                    {
+                        let _ = tx.send(Action::ActiveRuns(runs));
                     }
                 });
             }

@@ -37,13 +37,18 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, now: DateTime<Utc>)
     ])
     .areas(area);
     draw_header(frame, app, theme, header);
-    let bottom_height = (body.height * 2 / 5).max(6);
+    // The detail needs room for the statuses, the last error and the job history.
+    let bottom_height = if app.show_detail {
+        (body.height * 11 / 20).max(8)
+    } else {
+        (body.height * 2 / 5).max(6)
+    };
     let [table_area, bottom] =
         Layout::vertical([Constraint::Min(4), Constraint::Length(bottom_height)]).areas(body);
     draw_table(frame, app, theme, table_area, now);
     if app.show_detail {
         let [detail, log] =
-            Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+            Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
                 .areas(bottom);
         draw_detail(frame, app, theme, detail, now);
         draw_log(frame, app, theme, log);
@@ -128,7 +133,7 @@ fn part_cell(app: &App, artist_id: &str, source: Source, status: PartStatus) -> 
         }
         if !live.running && status != PartStatus::Syncing && live.retry.is_none() {
             // Queued, not started yet.
-            return format!("{} (queued)", status.as_str());
+            return "queued".into();
         }
     }
     status.as_str().to_string()
@@ -278,9 +283,16 @@ fn draw_detail(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect, now:
         truncate(&sanitize(&artist.name), area.width as usize - 4)
     );
     let mut lines: Vec<Line> = Vec::new();
+    let narrow = area.width < 60;
     let stamp = |t: Option<DateTime<Utc>>| {
-        t.map(|t| format!("{} ({})", t.format("%Y-%m-%d %H:%M"), relative(t, now)))
-            .unwrap_or_else(|| "never".into())
+        t.map(|t| {
+            if narrow {
+                relative(t, now)
+            } else {
+                format!("{} ({})", t.format("%Y-%m-%d %H:%M"), relative(t, now))
+            }
+        })
+        .unwrap_or_else(|| "never".into())
     };
     let parts = [
         (Source::Ticketmaster, artist.last_ticketmaster_sync),
@@ -299,6 +311,14 @@ fn draw_detail(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect, now:
             Span::styled(format!("{:<8}", status.as_str()), theme.part(status)),
             Span::raw(format!(" {when}")),
         ]));
+    }
+    // The error first: it is why the detail is opened.
+    match artist.last_sync_error.as_deref() {
+        Some(e) if !e.is_empty() => {
+            lines.push(Line::from(Span::styled("last error", theme.error)));
+            lines.push(Line::from(sanitize(e)));
+        }
+        _ => lines.push(Line::from(Span::styled("last error    none", theme.dim))),
     }
     lines.push(Line::from(format!(
         "last sync     {}",
@@ -335,13 +355,6 @@ fn draw_detail(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect, now:
                 sanitize(&x.genres.join(", "))
             )));
         }
-    }
-    match artist.last_sync_error.as_deref() {
-        Some(e) if !e.is_empty() => {
-            lines.push(Line::from(Span::styled("last error", theme.error)));
-            lines.push(Line::from(sanitize(e)));
-        }
-        _ => lines.push(Line::from(Span::styled("last error    none", theme.dim))),
     }
     if let Some(d) = app
         .detail
@@ -547,24 +560,51 @@ fn overlay_area(area: Rect) -> Rect {
 fn draw_help(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
     let r = overlay_area(area);
     frame.render_widget(Clear, r);
-    let mut lines: Vec<Line> = app
-        .keys
-        .help()
-        .into_iter()
-        .map(|(keys, what)| {
-            Line::from(vec![
-                Span::styled(format!("{keys:>14}  "), theme.key),
-                Span::raw(what),
-            ])
-        })
-        .collect();
-    lines.push(Line::from(""));
-    lines.push(Line::from(
-        "filter: status:error  spotify:pending  tm:success  never-synced  has-error  text  !negate",
-    ));
-    let p = Paragraph::new(lines)
-        .block(Block::bordered().title(Span::styled(" Help · esc closes ", theme.title)));
-    frame.render_widget(p, r);
+    let block = Block::bordered().title(Span::styled(" Help · esc closes ", theme.title));
+    let inner = block.inner(r);
+    frame.render_widget(block, r);
+    let entries = app.keys.help();
+    // Two columns, so every key fits at 80×24.
+    let half = entries.len().div_ceil(2);
+    let [left, right, foot] = {
+        let [top, foot] =
+            Layout::vertical([Constraint::Min(1), Constraint::Length(2)]).areas(inner);
+        let [l, r] =
+            Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(top);
+        [l, r, foot]
+    };
+    for (chunk, col) in entries.chunks(half.max(1)).zip([left, right]) {
+        let key_width = chunk
+            .iter()
+            .map(|(k, _)| k.chars().count())
+            .max()
+            .unwrap_or(4)
+            .min(12);
+        let lines: Vec<Line> = chunk
+            .iter()
+            .map(|(keys, what)| {
+                Line::from(vec![
+                    Span::styled(
+                        format!("{:>key_width$} ", truncate(keys, key_width)),
+                        theme.key,
+                    ),
+                    Span::raw(truncate(
+                        what,
+                        (col.width as usize).saturating_sub(key_width + 2),
+                    )),
+                ])
+            })
+            .collect();
+        frame.render_widget(Paragraph::new(lines), col);
+    }
+    frame.render_widget(
+        Paragraph::new(
+            "filter: status:error spotify:pending tm:success never-synced has-error text !negate",
+        )
+        .wrap(Wrap { trim: true })
+        .style(theme.dim),
+        foot,
+    );
 }
 
 fn draw_env(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {

@@ -1,0 +1,1259 @@
+//! The console's pure state transitions: `App::update(action) -> effects`, one test per action
+//! family, on a hand-built App (no terminal, no engine). A few tests also draw one frame on a
+//! `TestBackend` to check what the operator reads (the "N of M" count, the log pane's position).
+
+use chrono::{DateTime, TimeZone, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use syncdeck::checks::{Check, CheckStatus, EnvReport};
+use syncdeck::engine::events::{LogLevel, LogLine, PartProgress};
+use syncdeck::engine::{EngineEvent, RequestKind, RunCounts};
+use syncdeck::store::artists::{ArtistDetail, ArtistSummary};
+use syncdeck::store::runs::RunStatus;
+use syncdeck::store::sync_status::{PartStatus, Source, SyncStatus};
+use syncdeck::tui::app::{Action, App, Confirm, DetailData, Effect, Mode, Overlay, SortColumn};
+use syncdeck::tui::keys::KeyMap;
+use syncdeck::tui::theme::{Theme, ThemeName};
+use syncdeck::tui::view;
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap()
+}
+
+fn status(tm: PartStatus, sp: PartStatus, sf: PartStatus) -> SyncStatus {
+    SyncStatus {
+        ticketmaster: tm,
+        spotify: sp,
+        setlistfm: sf,
+    }
+}
+
+fn artist(id: &str, name: &str, s: SyncStatus, error: Option<&str>) -> ArtistSummary {
+    let synced = s.ticketmaster != PartStatus::Pending;
+    ArtistSummary {
+        id: id.into(),
+        name: name.into(),
+        ticketmaster_id: format!("K8{id}"),
+        spotify_id: None,
+        setlist_fm_mbid: None,
+        sync_status: s,
+        last_sync: synced.then(|| now() - chrono::Duration::minutes(90)),
+        last_ticketmaster_sync: None,
+        last_spotify_sync: None,
+        last_sync_error: error.map(str::to_string),
+        upcoming_shows_count: 3,
+        songs_count: 40,
+    }
+}
+
+/// Six artists of varied statuses, deliberately not in name order.
+/// By name: Alpha(a1) Bravo(a2) Charlie(a3) Delta(a4) Echo(a5) Foxtrot(a6).
+/// Failed (some part in error): Bravo, Delta.
+fn artists() -> Vec<ArtistSummary> {
+    use PartStatus::*;
+    vec![
+        artist(
+            "a4",
+            "Delta Drive",
+            status(Success, Success, Error),
+            Some("setlist.fm: setlists step: HTTP 502"),
+        ),
+        artist("a1", "Alpha Band", status(Success, Success, Success), None),
+        artist(
+            "a3",
+            "Charlie Quartet",
+            status(Pending, Pending, Pending),
+            None,
+        ),
+        artist(
+            "a2",
+            "Bravo Sound",
+            status(Success, Error, Success),
+            Some("spotify: albums step: HTTP 403"),
+        ),
+        artist("a5", "Echo Lake", status(Syncing, Pending, Pending), None),
+        artist("a6", "Foxtrot", status(Success, Success, Success), None),
+    ]
+}
+
+fn app() -> App {
+    let mut app = App::new(KeyMap::default());
+    let effects = app.update(Action::ArtistsLoaded(artists()));
+    assert!(effects.is_empty(), "{effects:?}");
+    app
+}
+
+/// A key as crossterm delivers it: upper-case letters come with SHIFT.
+fn key(c: char) -> Action {
+    let mods = if c.is_ascii_uppercase() {
+        KeyModifiers::SHIFT
+    } else {
+        KeyModifiers::NONE
+    };
+    Action::Key(KeyEvent::new(KeyCode::Char(c), mods))
+}
+
+fn code(k: KeyCode) -> Action {
+    Action::Key(KeyEvent::new(k, KeyModifiers::NONE))
+}
+
+fn ctrl(c: char) -> Action {
+    Action::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
+}
+
+fn esc() -> Action {
+    code(KeyCode::Esc)
+}
+
+fn enter() -> Action {
+    code(KeyCode::Enter)
+}
+
+/// Types text one key at a time; returns every effect produced.
+fn type_text(app: &mut App, text: &str) -> Vec<Effect> {
+    text.chars().flat_map(|c| app.update(key(c))).collect()
+}
+
+fn shown_names(app: &App) -> Vec<String> {
+    app.view
+        .iter()
+        .map(|i| app.artists[*i].name.clone())
+        .collect()
+}
+
+fn selected_id(app: &App) -> String {
+    app.selected_artist().expect("a selection").id.clone()
+}
+
+fn select(app: &mut App, id: &str) {
+    app.update(key('g'));
+    while selected_id(app) != id {
+        let before = app.selected;
+        app.update(key('j'));
+        assert_ne!(before, app.selected, "{id} is not shown");
+    }
+}
+
+fn pair(id: &str, name: &str) -> (String, String) {
+    (id.to_string(), name.to_string())
+}
+
+fn log_line(i: usize, level: LogLevel, artist: Option<&str>, message: &str) -> Action {
+    Action::Engine(EngineEvent::Log(LogLine {
+        at: now() + chrono::Duration::seconds(i as i64),
+        level,
+        target: "syncdeck::engine".into(),
+        message: message.into(),
+        artist_id: artist.map(str::to_string),
+    }))
+}
+
+fn queued(artist_id: &str) -> Action {
+    Action::Engine(EngineEvent::Queued {
+        run_id: format!("run-{artist_id}"),
+        artist_id: artist_id.into(),
+        artist_name: artist_id.into(),
+        joined: false,
+        priority: 10,
+    })
+}
+
+fn started(artist_id: &str) -> Action {
+    Action::Engine(EngineEvent::Started {
+        run_id: format!("run-{artist_id}"),
+        artist_id: artist_id.into(),
+        artist_name: artist_id.into(),
+        attempt: 1,
+        worker: "w1".into(),
+    })
+}
+
+/// Draws one frame and returns its rows as text.
+fn screen(app: &App, width: u16, height: u16) -> Vec<String> {
+    let mut t = Terminal::new(TestBackend::new(width, height)).unwrap();
+    t.draw(|f| view::draw(f, app, &Theme::new(ThemeName::Dark), now()))
+        .unwrap();
+    let buf = t.backend().buffer().clone();
+    (0..height)
+        .map(|y| (0..width).map(|x| buf[(x, y)].symbol()).collect::<String>())
+        .collect()
+}
+
+/// The log lines on screen (rows holding a log timestamp and level).
+fn log_rows(app: &App) -> Vec<String> {
+    screen(app, 100, 30)
+        .into_iter()
+        .filter(|r| r.contains(" INFO ") || r.contains(" WARN ") || r.contains(" ERROR "))
+        .map(|r| r.trim_matches(|c| c == '│' || c == ' ').to_string())
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Selection and single sync
+
+#[test]
+fn loaded_artists_are_shown_by_name() {
+    let app = app();
+    assert_eq!(
+        shown_names(&app),
+        [
+            "Alpha Band",
+            "Bravo Sound",
+            "Charlie Quartet",
+            "Delta Drive",
+            "Echo Lake",
+            "Foxtrot"
+        ]
+    );
+    assert_eq!(app.selected, 0);
+    assert_eq!(app.mode, Mode::Normal);
+}
+
+#[test]
+fn s_enqueues_a_manual_sync_of_the_selected_artist() {
+    let mut app = app();
+    assert_eq!(
+        app.update(key('s')),
+        [Effect::Enqueue {
+            artists: vec![pair("a1", "Alpha Band")],
+            kind: RequestKind::Manual,
+        }]
+    );
+    app.update(key('j'));
+    app.update(key('j'));
+    assert_eq!(
+        app.update(key('s')),
+        [Effect::Enqueue {
+            artists: vec![pair("a3", "Charlie Quartet")],
+            kind: RequestKind::Manual,
+        }]
+    );
+    assert!(app.notice.as_deref().unwrap().contains("Charlie Quartet"));
+}
+
+#[test]
+fn movement_clamps_at_both_ends() {
+    let mut app = app();
+    app.update(key('k'));
+    assert_eq!(app.selected, 0);
+    app.update(key('G'));
+    assert_eq!(selected_id(&app), "a6");
+    app.update(key('j'));
+    assert_eq!(selected_id(&app), "a6");
+    app.update(code(KeyCode::Home));
+    assert_eq!(selected_id(&app), "a1");
+    app.update(code(KeyCode::PageDown));
+    assert_eq!(selected_id(&app), "a6", "a page is more than six rows");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Filter
+
+#[test]
+fn filter_mode_applies_the_query_live_and_shows_n_of_m() {
+    let mut app = app();
+    assert!(app.update(key('/')).is_empty());
+    assert_eq!(app.mode, Mode::Filter);
+    // Typing keys that are commands in normal mode only edits the text.
+    assert!(type_text(&mut app, "status:error").is_empty());
+    assert_eq!(app.filter_text, "status:error");
+    assert_eq!(app.filter_error, None);
+    assert_eq!(shown_names(&app), ["Bravo Sound", "Delta Drive"]);
+    let status_line = screen(&app, 100, 30).pop().unwrap();
+    assert!(
+        status_line.contains("filter: status:error"),
+        "{status_line}"
+    );
+    assert!(status_line.contains("2 of 6"), "{status_line}");
+    let title = &screen(&app, 100, 30)[1];
+    assert!(title.contains("Artists 2 of 6"), "{title}");
+}
+
+#[test]
+fn a_bad_term_sets_the_error_and_keeps_the_last_good_filter() {
+    let mut app = app();
+    app.update(key('/'));
+    type_text(&mut app, "status:error");
+    assert_eq!(app.view.len(), 2);
+    for _ in 0.."error".len() {
+        app.update(code(KeyCode::Backspace));
+    }
+    assert_eq!(app.filter_text, "status:");
+    let err = app.filter_error.clone().expect("an error for `status:`");
+    assert!(err.contains("status is one of"), "{err}");
+    assert_eq!(
+        shown_names(&app),
+        ["Bravo Sound", "Delta Drive"],
+        "the last good filter still applies"
+    );
+    type_text(&mut app, "weird");
+    assert!(
+        app.filter_error
+            .as_deref()
+            .unwrap()
+            .contains("status:weird")
+    );
+    assert_eq!(app.view.len(), 2);
+    let status_line = screen(&app, 140, 30).pop().unwrap();
+    assert!(status_line.contains("✗"), "{status_line}");
+    assert!(status_line.contains("status is one of"), "{status_line}");
+
+    // Unknown field.
+    let mut app = self::app();
+    app.update(key('/'));
+    type_text(&mut app, "colour:red");
+    assert!(
+        app.filter_error
+            .as_deref()
+            .unwrap()
+            .contains("unknown field `colour`")
+    );
+    // Fixing the text clears the error.
+    for _ in 0.."colour:red".len() {
+        app.update(code(KeyCode::Backspace));
+    }
+    assert_eq!(app.filter_error, None);
+    assert_eq!(app.view.len(), 6);
+}
+
+#[test]
+fn esc_leaves_filter_mode_keeping_the_filter_and_enter_too() {
+    let mut app = app();
+    app.update(key('/'));
+    type_text(&mut app, "status:error");
+    assert!(app.update(esc()).is_empty());
+    assert_eq!(app.mode, Mode::Normal);
+    assert_eq!(app.filter_text, "status:error");
+    assert_eq!(app.view.len(), 2);
+    // `/` again continues editing the same text.
+    app.update(key('/'));
+    type_text(&mut app, " bravo");
+    assert!(app.update(enter()).is_empty());
+    assert_eq!(app.mode, Mode::Normal);
+    assert_eq!(shown_names(&app), ["Bravo Sound"]);
+}
+
+#[test]
+fn leaving_filter_mode_with_an_error_shows_the_filter_that_applies() {
+    let mut app = app();
+    app.update(key('/'));
+    type_text(&mut app, "status:error");
+    for _ in 0.."error".len() {
+        app.update(code(KeyCode::Backspace));
+    }
+    type_text(&mut app, "weird");
+    app.update(enter());
+    assert_eq!(app.mode, Mode::Normal);
+    assert_eq!(
+        syncdeck::tui::filter::Query::parse(&app.filter_text).ok(),
+        Some(app.filter.clone()),
+        "the text shown ({:?}) is not the filter applied",
+        app.filter_text
+    );
+}
+
+#[test]
+fn esc_in_normal_mode_clears_marks_then_detail_then_filter() {
+    let mut app = app();
+    app.update(key('/'));
+    type_text(&mut app, "!status:syncing");
+    app.update(enter());
+    assert_eq!(app.view.len(), 5);
+    app.update(key(' '));
+    app.update(enter()); // detail
+    assert!(app.show_detail);
+    assert_eq!(app.marks.len(), 1);
+
+    assert!(app.update(esc()).is_empty());
+    assert!(app.marks.is_empty(), "marks go first");
+    assert!(app.show_detail);
+    assert_eq!(app.filter_text, "!status:syncing");
+
+    app.update(esc());
+    assert!(!app.show_detail, "then the detail");
+    assert_eq!(app.filter_text, "!status:syncing");
+
+    app.update(esc());
+    assert_eq!(app.filter_text, "", "then the filter");
+    assert_eq!(app.view.len(), 6);
+    assert_eq!(app.filter_error, None);
+
+    // Nothing left to clear: esc is harmless.
+    assert!(app.update(esc()).is_empty());
+    assert_eq!(app.mode, Mode::Normal);
+}
+
+#[test]
+fn filtering_keeps_the_selected_artist_when_it_stays_shown() {
+    let mut app = app();
+    select(&mut app, "a4");
+    app.update(key('/'));
+    // Every prefix of "drive" still shows Delta Drive.
+    type_text(&mut app, "drive");
+    assert_eq!(shown_names(&app), ["Delta Drive"]);
+    assert_eq!(selected_id(&app), "a4");
+    app.update(esc());
+    app.update(esc());
+    assert_eq!(app.view.len(), 6);
+    assert_eq!(selected_id(&app), "a4", "clearing the filter keeps it too");
+}
+
+#[test]
+fn typing_a_filter_keeps_the_selection_when_the_final_filter_shows_it() {
+    let mut app = app();
+    select(&mut app, "a4");
+    app.update(key('/'));
+    type_text(&mut app, "status:error");
+    assert_eq!(shown_names(&app), ["Bravo Sound", "Delta Drive"]);
+    assert_eq!(selected_id(&app), "a4");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Marks and bulk sync
+
+#[test]
+fn space_marks_and_moves_down_and_toggles() {
+    let mut app = app();
+    app.update(key(' '));
+    assert!(app.marks.contains("a1"));
+    assert_eq!(selected_id(&app), "a2");
+    app.update(key(' '));
+    assert_eq!(app.marks.len(), 2);
+    app.update(key('g'));
+    app.update(key(' '));
+    assert!(!app.marks.contains("a1"), "space again unmarks");
+    assert_eq!(app.marks.len(), 1);
+}
+
+#[test]
+fn ctrl_a_marks_every_shown_artist_only() {
+    let mut app = app();
+    app.update(key('/'));
+    type_text(&mut app, "status:error");
+    app.update(enter());
+    assert!(app.update(ctrl('a')).is_empty());
+    let mut marks: Vec<_> = app.marks.iter().cloned().collect();
+    marks.sort();
+    assert_eq!(marks, ["a2", "a4"]);
+}
+
+#[test]
+fn shift_s_with_marks_confirms_them_counting_the_hidden_ones() {
+    let mut app = app();
+    // Mark Alpha, filter to the failed ones and mark Bravo: Alpha is marked but hidden.
+    app.update(key(' ')); // a1
+    app.update(key('/'));
+    type_text(&mut app, "status:error");
+    app.update(enter());
+    select(&mut app, "a2");
+    app.update(key(' '));
+    assert_eq!(app.marks.len(), 2);
+
+    assert!(app.update(key('S')).is_empty());
+    let Mode::Confirm(c) = app.mode.clone() else {
+        panic!("expected a question, got {:?}", app.mode)
+    };
+    assert_eq!(
+        c,
+        Confirm::Sync {
+            artists: vec![pair("a1", "Alpha Band"), pair("a2", "Bravo Sound")],
+            hidden: 1,
+            marked: true,
+        }
+    );
+    let q = c.question();
+    assert!(q.contains("Sync 2 marked artists"), "{q}");
+    assert!(q.contains("(1 of them hidden by the filter)"), "{q}");
+    // While asking, other keys do nothing.
+    assert!(app.update(key('s')).is_empty());
+    assert!(app.update(key('q')).is_empty());
+    assert!(matches!(app.mode, Mode::Confirm(_)));
+
+    assert_eq!(
+        app.update(key('y')),
+        [Effect::Enqueue {
+            artists: vec![pair("a1", "Alpha Band"), pair("a2", "Bravo Sound")],
+            kind: RequestKind::Bulk,
+        }]
+    );
+    assert_eq!(app.mode, Mode::Normal);
+}
+
+#[test]
+fn n_answers_no_and_changes_nothing() {
+    let mut app = app();
+    app.update(key(' '));
+    app.update(key('S'));
+    assert!(matches!(app.mode, Mode::Confirm(Confirm::Sync { .. })));
+    assert!(app.update(key('n')).is_empty());
+    assert_eq!(app.mode, Mode::Normal);
+    assert_eq!(app.marks.len(), 1, "marks stay");
+    // Esc answers no too.
+    app.update(key('S'));
+    assert!(app.update(esc()).is_empty());
+    assert_eq!(app.mode, Mode::Normal);
+}
+
+#[test]
+fn shift_s_without_marks_confirms_all_shown() {
+    let mut app = app();
+    app.update(key('/'));
+    type_text(&mut app, "!status:success");
+    app.update(enter());
+    app.update(key('S'));
+    let Mode::Confirm(c) = app.mode.clone() else {
+        panic!("{:?}", app.mode)
+    };
+    let shown = vec![
+        pair("a2", "Bravo Sound"),
+        pair("a3", "Charlie Quartet"),
+        pair("a4", "Delta Drive"),
+        pair("a5", "Echo Lake"),
+    ];
+    assert_eq!(
+        c,
+        Confirm::Sync {
+            artists: shown.clone(),
+            hidden: 0,
+            marked: false
+        }
+    );
+    assert_eq!(c.question(), "Sync 4 shown artists?");
+    assert_eq!(
+        app.update(key('y')),
+        [Effect::Enqueue {
+            artists: shown,
+            kind: RequestKind::Bulk
+        }]
+    );
+}
+
+#[test]
+fn shift_s_with_nothing_shown_only_says_so() {
+    let mut app = app();
+    app.update(key('/'));
+    type_text(&mut app, "nobody-has-this-name");
+    app.update(enter());
+    assert!(app.view.is_empty());
+    assert!(app.update(key('S')).is_empty());
+    assert_eq!(app.mode, Mode::Normal);
+    assert!(app.notice.as_deref().unwrap().contains("nothing to sync"));
+    // `s` with no selection does nothing either.
+    assert!(app.update(key('s')).is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Retry, cancel, cancel all
+
+#[test]
+fn r_confirms_retrying_the_failed_artists() {
+    let mut app = app();
+    assert!(app.update(key('r')).is_empty());
+    assert_eq!(app.mode, Mode::Confirm(Confirm::RetryFailed { count: 2 }));
+    assert_eq!(
+        Confirm::RetryFailed { count: 2 }.question(),
+        "Retry 2 failed artists?"
+    );
+    assert_eq!(app.update(key('y')), [Effect::RetryFailed]);
+    assert_eq!(app.mode, Mode::Normal);
+
+    // The count covers hidden artists too (retry is over the whole catalog).
+    app.update(key('/'));
+    type_text(&mut app, "status:success");
+    app.update(enter());
+    app.update(key('r'));
+    assert_eq!(app.mode, Mode::Confirm(Confirm::RetryFailed { count: 2 }));
+    assert!(app.update(key('n')).is_empty());
+}
+
+#[test]
+fn r_without_failures_only_says_so() {
+    let mut app = App::new(KeyMap::default());
+    use PartStatus::*;
+    app.update(Action::ArtistsLoaded(vec![artist(
+        "a1",
+        "Alpha Band",
+        status(Success, Success, Success),
+        None,
+    )]));
+    assert!(app.update(key('r')).is_empty());
+    assert_eq!(app.mode, Mode::Normal);
+    assert_eq!(app.notice.as_deref(), Some("no failed artists to retry"));
+}
+
+#[test]
+fn c_cancels_a_live_run_and_explains_when_there_is_none() {
+    let mut app = app();
+    assert!(app.update(queued("a1")).is_empty());
+    assert_eq!(app.live["a1"].run_id, "run-a1");
+    assert!(!app.live["a1"].running);
+    assert_eq!(
+        app.update(key('c')),
+        [Effect::Cancel {
+            artist_id: "a1".into()
+        }]
+    );
+    // With no run known here, the engine is still asked: another process may have queued it
+    // (the engine answers "nothing to cancel" when there is none).
+    app.update(key('j'));
+    let selected = app.selected_artist().unwrap().id.clone();
+    assert_eq!(
+        app.update(key('c')),
+        [Effect::Cancel {
+            artist_id: selected
+        }]
+    );
+}
+
+#[test]
+fn shift_c_confirms_cancelling_everything() {
+    let mut app = app();
+    assert!(app.update(key('C')).is_empty());
+    assert_eq!(app.mode, Mode::Normal, "nothing active: no question");
+    assert_eq!(app.notice.as_deref(), Some("nothing is queued or running"));
+
+    app.update(queued("a1"));
+    app.update(queued("a3"));
+    app.update(key('C'));
+    assert_eq!(app.mode, Mode::Confirm(Confirm::CancelAll { active: 2 }));
+    assert_eq!(app.update(key('y')), [Effect::CancelAll]);
+    assert_eq!(app.mode, Mode::Normal);
+    app.update(key('C'));
+    assert!(app.update(key('n')).is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Quit
+
+#[test]
+fn q_quits_at_once_when_nothing_runs() {
+    let mut app = app();
+    app.update(queued("a1")); // queued, not running: nothing is lost by quitting
+    assert_eq!(app.update(key('q')), [Effect::Quit]);
+    assert!(app.quitting);
+}
+
+#[test]
+fn q_asks_while_a_run_is_running_here() {
+    let mut app = app();
+    assert_eq!(
+        app.update(started("a1")),
+        [Effect::RefreshArtist {
+            artist_id: "a1".into()
+        }]
+    );
+    assert!(app.update(key('q')).is_empty());
+    assert_eq!(app.mode, Mode::Confirm(Confirm::Quit { running: 1 }));
+    assert!(!app.quitting);
+    assert!(app.update(key('n')).is_empty());
+    assert_eq!(app.mode, Mode::Normal);
+    assert!(!app.quitting);
+
+    app.update(key('q'));
+    assert_eq!(app.update(key('y')), [Effect::Quit]);
+    assert!(app.quitting);
+}
+
+#[test]
+fn q_counts_the_engine_runs_of_this_process() {
+    let mut app = app();
+    app.running_here = 3;
+    app.update(key('q'));
+    assert_eq!(app.mode, Mode::Confirm(Confirm::Quit { running: 3 }));
+    let q = Confirm::Quit { running: 3 }.question();
+    assert!(q.contains("3 syncs are running here"), "{q}");
+}
+
+#[test]
+fn ctrl_c_behaves_like_q_in_every_mode() {
+    let mut app = app();
+    assert_eq!(app.update(ctrl('c')), [Effect::Quit]);
+
+    let mut app = self::app();
+    app.update(started("a2"));
+    assert!(app.update(ctrl('c')).is_empty());
+    assert_eq!(app.mode, Mode::Confirm(Confirm::Quit { running: 1 }));
+    assert_eq!(app.update(key('y')), [Effect::Quit]);
+
+    // While typing a filter, ctrl-c still quits (q would be typed).
+    let mut app = self::app();
+    app.update(key('/'));
+    assert!(type_text(&mut app, "q").is_empty());
+    assert_eq!(app.filter_text, "q");
+    assert_eq!(app.update(ctrl('c')), [Effect::Quit]);
+
+    // In an overlay too.
+    let mut app = self::app();
+    app.update(key('?'));
+    assert_eq!(app.update(ctrl('c')), [Effect::Quit]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Log pane
+
+fn app_with_log(lines: usize) -> App {
+    let mut app = app();
+    for i in 0..lines {
+        assert!(
+            app.update(log_line(i, LogLevel::Info, None, &format!("line {i:02}")))
+                .is_empty()
+        );
+    }
+    app
+}
+
+#[test]
+fn log_follows_the_end_by_default() {
+    let mut app = app_with_log(30);
+    assert!(app.log.follow);
+    let rows = log_rows(&app);
+    assert!(rows.last().unwrap().ends_with("line 29"), "{rows:?}");
+    app.update(log_line(30, LogLevel::Info, None, "line 30"));
+    let rows = log_rows(&app);
+    assert!(rows.last().unwrap().ends_with("line 30"), "{rows:?}");
+}
+
+#[test]
+fn scrolling_up_pauses_the_log_and_keeps_its_position() {
+    let mut app = app_with_log(30);
+    assert!(app.update(Action::ScrollLog(5)).is_empty());
+    assert!(!app.log.follow);
+    assert_eq!(app.log.scroll, 5);
+    let before = log_rows(&app);
+    assert!(before.last().unwrap().ends_with("line 24"), "{before:?}");
+    for i in 30..40 {
+        app.update(log_line(i, LogLevel::Info, None, &format!("line {i:02}")));
+    }
+    assert!(!app.log.follow);
+    assert_eq!(app.log.scroll, 15);
+    assert_eq!(
+        log_rows(&app),
+        before,
+        "new lines do not move what is shown"
+    );
+    let title = screen(&app, 100, 30)
+        .into_iter()
+        .find(|r| r.contains(" Log "))
+        .unwrap();
+    assert!(title.contains("paused, 15 newer"), "{title}");
+
+    // Scrolling back down to the end follows again.
+    app.update(Action::ScrollLog(-10));
+    assert!(!app.log.follow);
+    assert_eq!(app.log.scroll, 5);
+    app.update(Action::ScrollLog(-5));
+    assert!(app.log.follow);
+    assert_eq!(app.log.scroll, 0);
+    assert!(log_rows(&app).last().unwrap().ends_with("line 39"));
+}
+
+#[test]
+fn a_paused_log_does_not_drift_when_hidden_lines_arrive() {
+    let mut app = app_with_log(30);
+    app.update(Action::ScrollLog(5));
+    let before = log_rows(&app);
+    // Debug lines are below the pane's info+ level: they are not shown, and must not move it.
+    for i in 30..35 {
+        app.update(log_line(i, LogLevel::Debug, None, &format!("debug {i}")));
+    }
+    assert_eq!(log_rows(&app), before);
+}
+
+#[test]
+fn scrolling_is_bounded_by_the_lines_held() {
+    let mut app = app_with_log(10);
+    app.update(Action::ScrollLog(1000));
+    assert_eq!(app.log.scroll, 9);
+    let mut empty = self::app();
+    empty.update(Action::ScrollLog(3));
+    assert_eq!(empty.log.scroll, 0);
+}
+
+#[test]
+fn shift_f_follows_again() {
+    let mut app = app_with_log(30);
+    app.update(Action::ScrollLog(7));
+    assert!(!app.log.follow);
+    assert!(app.update(key('F')).is_empty());
+    assert!(app.log.follow);
+    assert_eq!(app.log.scroll, 0);
+}
+
+#[test]
+fn arrows_scroll_the_log_when_it_has_the_focus() {
+    let mut app = app_with_log(30);
+    app.update(code(KeyCode::Tab));
+    app.update(key('k'));
+    app.update(key('k'));
+    assert!(!app.log.follow);
+    assert_eq!(app.log.scroll, 2);
+    assert_eq!(app.selected, 0, "the table does not move");
+    app.update(key('j'));
+    app.update(key('j'));
+    assert!(app.log.follow);
+    app.update(code(KeyCode::Tab));
+    app.update(key('j'));
+    assert_eq!(app.selected, 1);
+}
+
+#[test]
+fn shift_l_cycles_the_log_level() {
+    let mut app = app();
+    assert_eq!(app.log.min_level, LogLevel::Info);
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        assert!(app.update(key('L')).is_empty());
+        seen.push(app.log.min_level);
+    }
+    assert_eq!(
+        seen,
+        [
+            LogLevel::Warn,
+            LogLevel::Error,
+            LogLevel::Debug,
+            LogLevel::Info
+        ]
+    );
+}
+
+#[test]
+fn f_toggles_only_the_selected_artists_lines() {
+    let mut app = app();
+    app.update(log_line(0, LogLevel::Info, Some("a1"), "alpha line"));
+    app.update(log_line(1, LogLevel::Info, Some("a2"), "bravo line"));
+    app.update(log_line(2, LogLevel::Info, None, "engine line"));
+    assert_eq!(log_rows(&app).len(), 3);
+    assert!(app.update(key('f')).is_empty());
+    assert!(app.log.only_selected);
+    let rows = log_rows(&app);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].ends_with("alpha line"));
+    app.update(key('j'));
+    assert!(log_rows(&app)[0].ends_with("bravo line"));
+    app.update(key('f'));
+    assert!(!app.log.only_selected);
+    assert_eq!(log_rows(&app).len(), 3);
+}
+
+#[test]
+fn w_saves_the_visible_lines_sanitized() {
+    let mut app = app();
+    app.update(log_line(0, LogLevel::Info, Some("a1"), "plain info"));
+    app.update(log_line(
+        1,
+        LogLevel::Warn,
+        Some("a1"),
+        "name \x1b[31mRed\x07 arrived",
+    ));
+    app.update(log_line(2, LogLevel::Debug, None, "hidden debug"));
+    app.update(log_line(3, LogLevel::Error, Some("a2"), "bravo failed"));
+
+    let effects = app.update(key('w'));
+    let [Effect::SaveLog { lines }] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(lines.len(), 3, "debug is below the level: {lines:?}");
+    assert_eq!(
+        lines[0],
+        "2026-11-26T12:00:00.000Z INFO  syncdeck::engine plain info"
+    );
+    assert!(
+        lines[1].contains("name ^[[31mRed^G arrived"),
+        "{}",
+        lines[1]
+    );
+    for l in lines {
+        assert!(!l.chars().any(|c| c.is_control()), "control char in {l:?}");
+    }
+
+    // Only what is shown: warn+ and the selected artist only.
+    app.update(key('L'));
+    app.update(key('f'));
+    let effects = app.update(key('w'));
+    let [Effect::SaveLog { lines }] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains(" WARN  "), "{}", lines[0]);
+}
+
+#[test]
+fn log_search_filters_the_lines_and_esc_clears_it() {
+    let mut app = app();
+    app.update(log_line(0, LogLevel::Info, None, "spotify token refreshed"));
+    app.update(log_line(1, LogLevel::Info, None, "setlist.fm page 2"));
+    app.update(key('n'));
+    assert_eq!(app.mode, Mode::LogSearch);
+    type_text(&mut app, "SPOTIFY");
+    let rows = log_rows(&app);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    app.update(enter());
+    assert_eq!(app.log.search, "SPOTIFY");
+    app.update(key('n'));
+    app.update(esc());
+    assert_eq!(app.log.search, "");
+    assert_eq!(log_rows(&app).len(), 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sort
+
+#[test]
+fn sorting_keeps_the_selected_artist_selected() {
+    let mut app = app();
+    select(&mut app, "a4");
+    assert!(app.update(key('o')).is_empty());
+    assert_eq!(app.sort, SortColumn::Overall);
+    assert_eq!(selected_id(&app), "a4");
+    assert_eq!(app.notice.as_deref(), Some("sorted by overall"));
+    // Errors first, then syncing, pending, success.
+    let first: Vec<_> = app.view.iter().map(|i| app.artists[*i].overall()).collect();
+    let mut sorted = first.clone();
+    sorted.sort_by_key(|o| match o {
+        syncdeck::store::sync_status::Overall::Error => 0,
+        syncdeck::store::sync_status::Overall::Syncing => 1,
+        syncdeck::store::sync_status::Overall::Pending => 2,
+        syncdeck::store::sync_status::Overall::Success => 3,
+    });
+    assert_eq!(first, sorted);
+
+    assert!(app.update(key('O')).is_empty());
+    assert!(app.descending);
+    assert_eq!(selected_id(&app), "a4");
+
+    // Around the whole cycle, back to name order, the selection stays.
+    for _ in 0..SortColumn::ALL.len() - 1 {
+        app.update(key('o'));
+        assert_eq!(selected_id(&app), "a4", "sorted by {:?}", app.sort);
+    }
+    assert_eq!(app.sort, SortColumn::Name);
+    app.update(key('O'));
+    assert_eq!(shown_names(&app)[0], "Alpha Band");
+    assert_eq!(selected_id(&app), "a4");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Engine events
+
+#[test]
+fn engine_events_update_the_live_state() {
+    let mut app = app();
+    let refresh = |id: &str| {
+        vec![Effect::RefreshArtist {
+            artist_id: id.into(),
+        }]
+    };
+    assert!(app.update(queued("a3")).is_empty());
+    assert!(!app.live["a3"].running);
+
+    assert_eq!(app.update(started("a3")), refresh("a3"));
+    assert!(app.live["a3"].running);
+    assert_eq!(app.live["a3"].run_id, "run-a3");
+
+    let effects = app.update(Action::Engine(EngineEvent::Step {
+        run_id: "run-a3".into(),
+        artist_id: "a3".into(),
+        source: Source::Ticketmaster,
+        step: "events".into(),
+    }));
+    assert!(effects.is_empty());
+    assert_eq!(
+        app.live["a3"].step,
+        Some((Source::Ticketmaster, "events".to_string()))
+    );
+
+    let p = PartProgress {
+        done: 2,
+        total: 5,
+        items: 40,
+    };
+    let effects = app.update(Action::Engine(EngineEvent::Progress {
+        run_id: "run-a3".into(),
+        artist_id: "a3".into(),
+        source: Source::Ticketmaster,
+        progress: p,
+    }));
+    assert!(effects.is_empty());
+    assert_eq!(app.live["a3"].progress[&Source::Ticketmaster], p);
+    // The table shows it in place of the word.
+    let row = screen(&app, 100, 30)
+        .into_iter()
+        .find(|r| r.contains("Charlie Quartet"))
+        .unwrap();
+    assert!(row.contains("page 2/5"), "{row}");
+
+    let effects = app.update(Action::Engine(EngineEvent::Retrying {
+        run_id: "run-a3".into(),
+        artist_id: "a3".into(),
+        source: Some(Source::Ticketmaster),
+        attempt: 1,
+        reason: "HTTP 503".into(),
+        wait: std::time::Duration::from_secs(2),
+    }));
+    assert_eq!(effects, refresh("a3"));
+    assert!(!app.live["a3"].running);
+    assert_eq!(app.live["a3"].retry.as_deref(), Some("HTTP 503"));
+
+    let effects = app.update(Action::Engine(EngineEvent::PartFinished {
+        run_id: "run-a3".into(),
+        artist_id: "a3".into(),
+        source: Source::Ticketmaster,
+        status: PartStatus::Success,
+        error: None,
+    }));
+    assert_eq!(effects, refresh("a3"));
+
+    let effects = app.update(Action::Engine(EngineEvent::Finished {
+        run_id: "run-a3".into(),
+        artist_id: "a3".into(),
+        artist_name: "Charlie Quartet".into(),
+        status: RunStatus::Succeeded,
+        error: None,
+        counts: RunCounts::default(),
+        duration: std::time::Duration::from_secs(3),
+    }));
+    assert_eq!(effects, refresh("a3"));
+    assert!(!app.live.contains_key("a3"));
+}
+
+#[test]
+fn requeued_runs_stop_counting_as_running() {
+    let mut app = app();
+    app.update(started("a1"));
+    app.update(Action::Engine(EngineEvent::Requeued {
+        run_id: "run-a1".into(),
+        artist_id: "a1".into(),
+        reason: "worker stopped".into(),
+    }));
+    assert!(!app.live["a1"].running);
+    assert_eq!(app.update(key('q')), [Effect::Quit]);
+}
+
+#[test]
+fn refreshed_artists_replace_their_row_and_keep_the_selection() {
+    let mut app = app();
+    select(&mut app, "a3");
+    let mut a3 = artists().into_iter().find(|a| a.id == "a3").unwrap();
+    a3.sync_status = SyncStatus::all(PartStatus::Error);
+    a3.last_sync_error = Some("boom".into());
+    assert!(app.update(Action::ArtistRefreshed(a3)).is_empty());
+    assert_eq!(selected_id(&app), "a3");
+    assert_eq!(app.artists.len(), 6);
+    assert_eq!(
+        app.selected_artist().unwrap().sync_status,
+        SyncStatus::all(PartStatus::Error)
+    );
+    // An artist added elsewhere appears.
+    let new = artist("a7", "Aardvark", SyncStatus::default(), None);
+    app.update(Action::ArtistRefreshed(new));
+    assert_eq!(app.artists.len(), 7);
+    assert_eq!(shown_names(&app)[0], "Aardvark");
+    assert_eq!(selected_id(&app), "a3");
+}
+
+#[test]
+fn reloading_drops_marks_of_artists_that_are_gone() {
+    let mut app = app();
+    app.update(ctrl('a'));
+    assert_eq!(app.marks.len(), 6);
+    let fewer: Vec<_> = artists().into_iter().filter(|a| a.id != "a2").collect();
+    app.update(Action::ArtistsLoaded(fewer));
+    assert_eq!(app.marks.len(), 5);
+    assert!(!app.marks.contains("a2"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Detail, env, jobs, help
+
+fn detail_of(id: &str) -> DetailData {
+    let summary = artists().into_iter().find(|a| a.id == id).unwrap();
+    DetailData {
+        detail: ArtistDetail {
+            summary,
+            image_url: None,
+            url: None,
+            spotify_url: None,
+            genres: vec!["indie".into()],
+            followers: None,
+            popularity: None,
+            created_at: None,
+            updated_at: None,
+            shows_count: 5,
+            venues_count: 4,
+            setlists_count: 7,
+        },
+        runs: Vec::new(),
+    }
+}
+
+#[test]
+fn enter_toggles_the_detail_and_loads_it() {
+    let mut app = app();
+    assert_eq!(
+        app.update(enter()),
+        [Effect::LoadDetail {
+            artist_id: "a1".into()
+        }]
+    );
+    assert!(app.show_detail);
+    assert!(app.update(Action::DetailLoaded(detail_of("a1"))).is_empty());
+    assert_eq!(app.detail.as_ref().unwrap().detail.summary.id, "a1");
+
+    // A late answer for another artist is ignored.
+    app.update(Action::DetailLoaded(detail_of("a2")));
+    assert_eq!(app.detail.as_ref().unwrap().detail.summary.id, "a1");
+
+    // Moving asks for the new artist's detail and forgets the old one.
+    assert_eq!(
+        app.update(key('j')),
+        [Effect::LoadDetail {
+            artist_id: "a2".into()
+        }]
+    );
+    assert!(app.detail.is_none());
+
+    assert!(app.update(enter()).is_empty());
+    assert!(!app.show_detail);
+    assert!(app.detail.is_none());
+    // Without the pane, moving loads nothing.
+    assert!(app.update(key('j')).is_empty());
+}
+
+#[test]
+fn a_filter_that_moves_the_selection_reloads_the_open_detail() {
+    let mut app = app();
+    app.update(enter());
+    app.update(Action::DetailLoaded(detail_of("a1")));
+    app.update(key('/'));
+    let effects = type_text(&mut app, "bravo");
+    assert_eq!(selected_id(&app), "a2");
+    assert!(
+        effects.contains(&Effect::LoadDetail {
+            artist_id: "a2".into()
+        }),
+        "{effects:?}"
+    );
+}
+
+#[test]
+fn a_refresh_reloads_the_open_detail() {
+    let mut app = app();
+    app.update(enter());
+    let a1 = artists().into_iter().find(|a| a.id == "a1").unwrap();
+    assert_eq!(
+        app.update(Action::ArtistRefreshed(a1)),
+        [Effect::LoadDetail {
+            artist_id: "a1".into()
+        }]
+    );
+}
+
+fn env_report() -> EnvReport {
+    EnvReport::new(vec![Check::new("database", CheckStatus::Ok, "sqlite")])
+}
+
+#[test]
+fn e_opens_the_env_panel_and_runs_the_checks_once() {
+    let mut app = app();
+    assert_eq!(app.update(key('e')), [Effect::RunEnvChecks]);
+    assert_eq!(app.overlay, Some(Overlay::Env));
+    assert!(app.env_running);
+    assert!(app.update(Action::EnvLoaded(env_report())).is_empty());
+    assert!(!app.env_running);
+
+    // Close and open again: the report is kept, nothing runs.
+    assert!(app.update(esc()).is_empty());
+    assert_eq!(app.overlay, None);
+    assert!(app.update(key('e')).is_empty());
+    assert_eq!(app.overlay, Some(Overlay::Env));
+
+    // R runs them again, on demand.
+    assert_eq!(app.update(key('R')), [Effect::RunEnvChecks]);
+    assert!(app.env_running);
+    app.update(Action::Failed("probe crashed".into()));
+    assert!(!app.env_running);
+    assert_eq!(app.notice.as_deref(), Some("error: probe crashed"));
+
+    // In the overlay, table keys do nothing and esc closes.
+    assert!(app.update(key('s')).is_empty());
+    assert!(app.update(key('j')).is_empty());
+    assert_eq!(app.selected, 0);
+    assert!(app.update(esc()).is_empty());
+    assert_eq!(app.overlay, None);
+    // Outside the overlay R does nothing.
+    assert!(app.update(key('R')).is_empty());
+}
+
+#[test]
+fn reopening_the_env_panel_while_checks_run_does_not_run_them_again() {
+    let mut app = app();
+    assert_eq!(app.update(key('e')), [Effect::RunEnvChecks]);
+    app.update(esc());
+    assert!(app.update(key('e')).is_empty());
+}
+
+#[test]
+fn overlays_close_with_esc_q_or_their_own_key() {
+    let mut app = app();
+    app.update(key('?'));
+    assert_eq!(app.overlay, Some(Overlay::Help));
+    assert!(
+        app.update(key('q')).is_empty(),
+        "q closes help, does not quit"
+    );
+    assert_eq!(app.overlay, None);
+    app.update(key('?'));
+    app.update(key('?'));
+    assert_eq!(app.overlay, None);
+
+    assert_eq!(app.update(key('J')), [Effect::LoadJobs]);
+    assert_eq!(app.overlay, Some(Overlay::Jobs));
+    app.update(Action::JobsLoaded(Vec::new()));
+    app.update(key('J'));
+    assert_eq!(app.overlay, None);
+
+    app.update(key('e'));
+    app.update(key('e'));
+    assert_eq!(app.overlay, None);
+}
+
+#[test]
+fn other_modes_add_artist_mouse_notice() {
+    let mut app = app();
+    app.update(key('a'));
+    assert_eq!(app.mode, Mode::AddArtist);
+    type_text(&mut app, "  Metallica ");
+    assert_eq!(
+        app.update(enter()),
+        [Effect::AddArtist {
+            name: "Metallica".into()
+        }]
+    );
+    assert_eq!(app.mode, Mode::Normal);
+    app.update(key('a'));
+    assert!(
+        app.update(enter()).is_empty(),
+        "an empty name searches nothing"
+    );
+    app.update(key('a'));
+    type_text(&mut app, "x");
+    app.update(esc());
+    assert_eq!(app.input, "");
+
+    assert_eq!(app.update(key('M')), [Effect::SetMouse(true)]);
+    assert_eq!(app.update(key('M')), [Effect::SetMouse(false)]);
+
+    app.update(Action::Notice("saved".into()));
+    assert_eq!(app.notice.as_deref(), Some("saved"));
+    app.update(Action::Resize {
+        width: 120,
+        height: 40,
+    });
+    assert_eq!((app.width, app.height), (120, 40));
+    assert!(app.update(Action::Tick).is_empty());
+}
