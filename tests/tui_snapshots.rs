@@ -868,10 +868,7 @@ fn a_queued_artist_reads_queued_in_full() {
 fn help_shows_every_command_at_80x24() {
     let backend = render(&help_app(), ThemeName::Dark, 80, 24);
     let screen = text(backend.buffer()).join("\n");
-    for what in [
-        "mouse capture on/off",
-        "add an artist (TM search)",
-    ] {
+    for what in ["mouse capture on/off", "add an artist (TM search)"] {
         assert!(screen.contains(what), "{what} missing:\n{screen}");
     }
 }

@@ -74,12 +74,7 @@ const COMMANDS: &[(Command, &str, &[&str], &str)] = &[
         &["C"],
         "cancel every sync",
     ),
-    (
-        Command::Mark,
-        "mark",
-        &["space"],
-        "mark / unmark",
-    ),
+    (Command::Mark, "mark", &["space"], "mark / unmark"),
     (
         Command::MarkAll,
         "mark_all",
@@ -92,18 +87,8 @@ const COMMANDS: &[(Command, &str, &[&str], &str)] = &[
         &["esc"],
         "clear marks, detail, filter",
     ),
-    (
-        Command::Filter,
-        "filter",
-        &["/"],
-        "filter (syntax below)",
-    ),
-    (
-        Command::Detail,
-        "detail",
-        &["enter"],
-        "detail pane on/off",
-    ),
+    (Command::Filter, "filter", &["/"], "filter (syntax below)"),
+    (Command::Detail, "detail", &["enter"], "detail pane on/off"),
     (Command::Env, "env", &["e"], "environment and secrets"),
     (
         Command::RunChecks,
@@ -111,19 +96,9 @@ const COMMANDS: &[(Command, &str, &[&str], &str)] = &[
         &["R"],
         "env panel: run live checks",
     ),
-    (
-        Command::Jobs,
-        "jobs",
-        &["J"],
-        "jobs view",
-    ),
+    (Command::Jobs, "jobs", &["J"], "jobs view"),
     (Command::Help, "help", &["?"], "this help"),
-    (
-        Command::Quit,
-        "quit",
-        &["q"],
-        "quit (asks if syncs run)",
-    ),
+    (Command::Quit, "quit", &["q"], "quit (asks if syncs run)"),
     (Command::SortNext, "sort", &["o"], "sort by the next column"),
     (
         Command::SortReverse,
@@ -137,18 +112,8 @@ const COMMANDS: &[(Command, &str, &[&str], &str)] = &[
         &["tab"],
         "arrows move table or log",
     ),
-    (
-        Command::LogLevel,
-        "log_level",
-        &["L"],
-        "log level",
-    ),
-    (
-        Command::Follow,
-        "follow",
-        &["F"],
-        "log: follow the end",
-    ),
+    (Command::LogLevel, "log_level", &["L"], "log level"),
+    (Command::Follow, "follow", &["F"], "log: follow the end"),
     (
         Command::OnlySelected,
         "log_selected",
