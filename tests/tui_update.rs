@@ -1257,3 +1257,20 @@ fn other_modes_add_artist_mouse_notice() {
     assert_eq!((app.width, app.height), (120, 40));
     assert!(app.update(Action::Tick).is_empty());
 }
+
+#[test]
+fn the_open_jobs_view_reloads_on_every_tick() {
+    let mut app = app();
+    assert!(
+        app.update(Action::Tick).is_empty(),
+        "no reload while closed"
+    );
+    let shift = |c: char| {
+        Action::Key(crossterm::event::KeyEvent::new(
+            crossterm::event::KeyCode::Char(c),
+            crossterm::event::KeyModifiers::SHIFT,
+        ))
+    };
+    assert_eq!(app.update(shift('J')), [Effect::LoadJobs]);
+    assert_eq!(app.update(Action::Tick), [Effect::LoadJobs]);
+}

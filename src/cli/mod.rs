@@ -74,6 +74,11 @@ pub enum Command {
     },
     /// Sync artists headlessly (--artist, --all, --failed), or serve the shared queue (--worker).
     Sync(sync::SyncArgs),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -134,6 +139,16 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Some(Command::Fake(args)) => fake::run(args).await,
         Some(Command::Artist { command }) => artist::run(&cli.global, command).await,
         Some(Command::Sync(args)) => sync::run(&cli.global, args).await,
+        Some(Command::Completions { shell }) => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "syncdeck",
+                &mut std::io::stdout(),
+            );
+            Ok(0)
+        }
     }
 }
 
@@ -149,6 +164,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Fake(_) => "fake",
         Command::Artist { .. } => "artist add",
         Command::Sync(_) => "sync",
+        Command::Completions { .. } => "completions",
     }
 }
 

@@ -459,6 +459,8 @@ impl App {
                 self.height = height;
                 Vec::new()
             }
+            // The jobs view follows the queue while it is open.
+            Action::Tick if self.overlay == Some(Overlay::Jobs) => vec![Effect::LoadJobs],
             Action::Tick => Vec::new(),
             Action::ArtistsLoaded(list) => {
                 self.set_artists(list);

@@ -150,6 +150,9 @@ pub async fn run(engine: Engine, options: TuiOptions) -> Result<i32> {
             a = rx.recv() => a,
             _ = tick.tick() => {
                 ctx.load_header();
+                for effect in app.update(Action::Tick) {
+                    ctx.perform(effect);
+                }
                 if last_full_refresh.elapsed() >= Duration::from_secs(30) {
                     // Other processes change artists too; relative times move on.
                     last_full_refresh = Instant::now();
