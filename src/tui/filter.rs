@@ -169,7 +169,7 @@ mod tests {
         assert_eq!(names("has-error", &all), ["Avenged Sevenfold"]);
         assert_eq!(names("META", &all), ["Metallica"]);
         assert_eq!(
-            names("!status:success e", &all),
+            names("!status:success o", &all),
             ["Avenged Sevenfold", "Garth Brooks"]
         );
         assert_eq!(
