@@ -193,7 +193,7 @@ impl Console {
                 let _ = self.eof.recv_timeout(Duration::from_secs(10));
                 return s;
             }
-            if self.contents().contains("Quit and put them back") {
+            if self.contents().contains("back in the queue (nothing is left syncing)?") {
                 self.send(b"y");
                 return self.wait_exit(STEP);
             }
