@@ -603,9 +603,15 @@ async fn watch_loop(inner: Arc<Inner>) {
 }
 
 async fn recovery_loop(inner: Arc<Inner>) {
+    let mut beats: u64 = 0;
     loop {
         tokio::time::sleep(inner.settings.heartbeat).await;
-        if let Err(e) = recover(&inner).await {
+        beats += 1;
+        // Stale runs are cheap to find (indexed) and checked every beat. The scan for artists
+        // left `syncing` reads the whole artists table, so it runs about once a minute: such
+        // artists only come from a crash, which the stale-run check and the start already cover.
+        let full = beats.is_multiple_of(12);
+        if let Err(e) = recover_pass(&inner, full).await {
             tracing::warn!("recovery pass failed: {e}");
         }
     }
@@ -614,6 +620,10 @@ async fn recovery_loop(inner: Arc<Inner>) {
 /// Runs of dead processes go back to the queue, artists left `syncing` are repaired, and
 /// queued runs whose task vanished get a new one.
 pub(super) async fn recover(inner: &Arc<Inner>) -> Result<usize, StoreError> {
+    recover_pass(inner, true).await
+}
+
+async fn recover_pass(inner: &Arc<Inner>, scan_artists: bool) -> Result<usize, StoreError> {
     let s = &inner.settings;
     let cutoff = Utc::now() - chrono::Duration::from_std(s.orphan_after()).unwrap_or_default();
     let mut repaired = 0;
@@ -639,7 +649,12 @@ pub(super) async fn recover(inner: &Arc<Inner>) -> Result<usize, StoreError> {
             repaired += 1;
         }
     }
-    for (artist_id, name) in inner.store.artists_stuck_syncing().await? {
+    let stuck = if scan_artists || repaired > 0 {
+        inner.store.artists_stuck_syncing().await?
+    } else {
+        Vec::new()
+    };
+    for (artist_id, name) in stuck {
         let own = lock(&inner.owned)
             .values()
             .any(|o| o.artist_id == artist_id);
