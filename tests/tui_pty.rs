@@ -193,7 +193,10 @@ impl Console {
                 let _ = self.eof.recv_timeout(Duration::from_secs(10));
                 return s;
             }
-            if self.contents().contains("back in the queue (nothing is left syncing)?") {
+            if self
+                .contents()
+                .contains("back in the queue (nothing is left syncing)?")
+            {
                 self.send(b"y");
                 return self.wait_exit(STEP);
             }
