@@ -236,7 +236,7 @@ impl Inner {
             artist: &target,
         };
         let span = tracing::info_span!("run", artist_id = %target.id, run_id = %run_id);
-        let stopped = async {
+        let signalled = async {
             loop {
                 if let Some(reason) = *stop_rx.borrow_and_update() {
                     return reason;
@@ -244,6 +244,14 @@ impl Inner {
                 if stop_rx.changed().await.is_err() {
                     return Stop::Shutdown;
                 }
+            }
+        };
+        // The shutdown token too: a run that registered just after shutdown signalled the
+        // others would otherwise miss it and hold the shutdown up.
+        let stopped = async {
+            tokio::select! {
+                reason = signalled => reason,
+                _ = self.shutdown.cancelled() => Stop::Shutdown,
             }
         };
         let result = tokio::select! {
