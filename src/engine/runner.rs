@@ -728,7 +728,7 @@ pub(super) async fn shutdown(inner: &Arc<Inner>) {
         // (those runs are already back in the queue), so it gets a short grace period only.
         let worker = tasks.remove(0);
         let abort = worker.abort_handle();
-        if tokio::time::timeout(Duration::from_secs(3), worker)
+        if tokio::time::timeout(Duration::from_millis(500), worker)
             .await
             .is_err()
         {
