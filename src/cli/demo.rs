@@ -12,9 +12,7 @@ use crate::catalog::{Catalog, DEMO_SEED};
 use crate::config::{Config, DatabaseUrl, EnvSnapshot, Overrides};
 use crate::engine::clients::ClientSettings;
 use crate::engine::{Clients, Engine, EngineEvent, EngineSettings, RequestKind};
-use crate::fake::{self, FakeConfig, FakeServer, Rate};
-use crate::providers::Provider;
-use crate::providers::http::HttpSettings;
+use crate::fake::{self, FakeConfig, FakeServer};
 use crate::store::artist_sync::Selection;
 use crate::store::{OpenMode, Store, migrate};
 
@@ -45,49 +43,24 @@ pub const DEFAULT_FAULTS: &str = "5xx=0.02,429=0.01,malformed=0.003";
 
 /// The demo's fake: the real limits times `speed`.
 pub async fn start_fake(artists: usize, faults: &str, speed: u32) -> Result<FakeServer> {
-    let base = FakeConfig::default();
-    let scale = |r: Option<Rate>| {
-        r.map(|r| Rate {
-            count: r.count * speed,
-            per: r.per,
-        })
-    };
     let faults = faults
         .parse()
         .map_err(|e| eyre!("--faults is invalid: {e}"))?;
-    fake::start(FakeConfig {
-        artists,
-        faults,
-        tm_rate: scale(base.tm_rate),
-        tm_daily: base.tm_daily * u64::from(speed),
-        spotify_rate: scale(base.spotify_rate),
-        setlistfm_rate: scale(base.setlistfm_rate),
-        setlistfm_daily: base.setlistfm_daily * u64::from(speed),
-        ..base
-    })
+    fake::start(
+        FakeConfig {
+            artists,
+            faults,
+            ..FakeConfig::default()
+        }
+        .with_limits_scaled(speed),
+    )
     .await
     .wrap_err("cannot start the fake providers")
 }
 
 /// Clients paced at the real limits times `speed` (matching the demo's fake).
 pub fn client_settings(speed: u32) -> ClientSettings {
-    let scaled = |p: Provider| {
-        let s = HttpSettings::for_provider(p);
-        HttpSettings {
-            rate: crate::providers::limiter::Rate {
-                count: s.rate.count * speed,
-                ..s.rate
-            },
-            daily_limit: s.daily_limit.map(|d| d * u64::from(speed)),
-            ..s
-        }
-    };
-    ClientSettings {
-        ticketmaster: scaled(Provider::Ticketmaster),
-        spotify: scaled(Provider::Spotify),
-        setlistfm: scaled(Provider::Setlistfm),
-        shared_budgets: true,
-    }
+    ClientSettings::scaled(speed)
 }
 
 /// A configuration pointing at the fake and the demo database (never the user's settings).

@@ -35,6 +35,30 @@ impl Default for ClientSettings {
     }
 }
 
+impl ClientSettings {
+    /// Each provider's rate and daily limit `factor` times the documented one (to match a
+    /// fake started with `FakeConfig::with_limits_scaled`, or an upgraded key).
+    pub fn scaled(factor: u32) -> ClientSettings {
+        let scaled = |p: Provider| {
+            let s = HttpSettings::for_provider(p);
+            HttpSettings {
+                rate: crate::providers::limiter::Rate {
+                    count: s.rate.count * factor,
+                    ..s.rate
+                },
+                daily_limit: s.daily_limit.map(|d| d * u64::from(factor)),
+                ..s
+            }
+        };
+        ClientSettings {
+            ticketmaster: scaled(Provider::Ticketmaster),
+            spotify: scaled(Provider::Spotify),
+            setlistfm: scaled(Provider::Setlistfm),
+            shared_budgets: true,
+        }
+    }
+}
+
 fn gated(
     http: ProviderHttp,
     store: &Store,

@@ -225,6 +225,27 @@ impl Default for FakeConfig {
     }
 }
 
+impl FakeConfig {
+    /// Every rate and daily limit `factor` times the real one (the demo and tests that check
+    /// correctness, not pacing, need not wait for the real 5 req/s).
+    pub fn with_limits_scaled(self, factor: u32) -> FakeConfig {
+        let scale = |r: Option<Rate>| {
+            r.map(|r| Rate {
+                count: r.count * factor,
+                per: r.per,
+            })
+        };
+        FakeConfig {
+            tm_rate: scale(self.tm_rate),
+            tm_daily: self.tm_daily * u64::from(factor),
+            spotify_rate: scale(self.spotify_rate),
+            setlistfm_rate: scale(self.setlistfm_rate),
+            setlistfm_daily: self.setlistfm_daily * u64::from(factor),
+            ..self
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum FakeError {
     #[error(

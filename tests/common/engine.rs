@@ -7,33 +7,22 @@ use syncdeck::config::{Config, DatabaseUrl, EnvSnapshot, Overrides};
 use syncdeck::engine::clients::ClientSettings;
 use syncdeck::engine::{Clients, Engine, EngineSettings};
 use syncdeck::fake::{self, FakeConfig, FakeServer};
-use syncdeck::providers::Provider;
 use syncdeck::providers::http::HttpSettings;
-use syncdeck::providers::limiter::Rate as ClientRate;
 use syncdeck::store::Store;
 
 /// The fake with every limit `factor` times the real one (tests that check correctness, not
 /// pacing, need not wait for the real 5 req/s).
 pub async fn fake_scaled(artists: usize, factor: u32, faults: Option<&str>) -> FakeServer {
-    let base = FakeConfig::default();
-    let scale = |r: Option<syncdeck::fake::Rate>| {
-        r.map(|r| syncdeck::fake::Rate {
-            count: r.count * factor,
-            per: r.per,
-        })
-    };
-    fake::start(FakeConfig {
-        artists,
-        tm_rate: scale(base.tm_rate),
-        tm_daily: base.tm_daily * u64::from(factor),
-        spotify_rate: scale(base.spotify_rate),
-        setlistfm_rate: scale(base.setlistfm_rate),
-        setlistfm_daily: base.setlistfm_daily * u64::from(factor),
-        faults: faults
-            .map(|f| f.parse().expect("fault spec"))
-            .unwrap_or_default(),
-        ..base
-    })
+    fake::start(
+        FakeConfig {
+            artists,
+            faults: faults
+                .map(|f| f.parse().expect("fault spec"))
+                .unwrap_or_default(),
+            ..FakeConfig::default()
+        }
+        .with_limits_scaled(factor),
+    )
     .await
     .expect("the fake starts")
 }
@@ -53,24 +42,17 @@ pub fn config_for(fake: &FakeServer, db: &DatabaseUrl) -> Config {
 
 /// Client settings `factor` times faster than the real limits, with quick HTTP retries.
 pub fn client_settings(factor: u32) -> ClientSettings {
-    let quick = |p: Provider| {
-        let s = HttpSettings::for_provider(p);
-        HttpSettings {
-            rate: ClientRate {
-                count: s.rate.count * factor,
-                ..s.rate
-            },
-            daily_limit: s.daily_limit.map(|d| d * u64::from(factor)),
-            base_backoff: Duration::from_millis(20),
-            max_backoff: Duration::from_millis(200),
-            default_retry_after: Duration::from_millis(300),
-            ..s
-        }
+    let quick = |s: HttpSettings| HttpSettings {
+        base_backoff: Duration::from_millis(20),
+        max_backoff: Duration::from_millis(200),
+        default_retry_after: Duration::from_millis(300),
+        ..s
     };
+    let s = ClientSettings::scaled(factor);
     ClientSettings {
-        ticketmaster: quick(Provider::Ticketmaster),
-        spotify: quick(Provider::Spotify),
-        setlistfm: quick(Provider::Setlistfm),
+        ticketmaster: quick(s.ticketmaster),
+        spotify: quick(s.spotify),
+        setlistfm: quick(s.setlistfm),
         shared_budgets: true,
     }
 }
