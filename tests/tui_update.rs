@@ -8,12 +8,16 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 use syncdeck::checks::{Check, CheckStatus, EnvReport};
+use syncdeck::engine::artist_import::Candidate;
 use syncdeck::engine::events::{LogLevel, LogLine, PartProgress};
 use syncdeck::engine::{EngineEvent, RequestKind, RunCounts};
 use syncdeck::store::artists::{ArtistDetail, ArtistSummary};
+use syncdeck::store::runs::RunRow;
 use syncdeck::store::runs::RunStatus;
 use syncdeck::store::sync_status::{PartStatus, Source, SyncStatus};
-use syncdeck::tui::app::{Action, App, Confirm, DetailData, Effect, Mode, Overlay, SortColumn};
+use syncdeck::tui::app::{
+    Action, App, Confirm, DetailData, Effect, Focus, Mode, Overlay, Polled, SortColumn,
+};
 use syncdeck::tui::keys::KeyMap;
 use syncdeck::tui::theme::{Theme, ThemeName};
 use syncdeck::tui::view;
@@ -1230,8 +1234,8 @@ fn other_modes_add_artist_mouse_notice() {
     type_text(&mut app, "  Metallica ");
     assert_eq!(
         app.update(enter()),
-        [Effect::AddArtist {
-            name: "Metallica".into()
+        [Effect::SearchArtists {
+            query: "Metallica".into()
         }]
     );
     assert_eq!(app.mode, Mode::Normal);
@@ -1273,4 +1277,404 @@ fn the_open_jobs_view_reloads_on_every_tick() {
     };
     assert_eq!(app.update(shift('J')), [Effect::LoadJobs]);
     assert_eq!(app.update(Action::Tick), [Effect::LoadJobs]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Incremental updates, the periodic poll, the add-artist picker, the jobs view, scrolling
+
+fn run_row(id: &str, artist_id: &str, status: RunStatus) -> RunRow {
+    RunRow {
+        id: id.into(),
+        artist_id: artist_id.into(),
+        artist_name: format!("artist {artist_id}"),
+        status,
+        priority: 10,
+        trigger: "manual".into(),
+        requested_at: Some(now()),
+        started_at: None,
+        finished_at: None,
+        heartbeat_at: None,
+        attempts: 1,
+        max_attempts: 3,
+        worker: Some("other-host".into()),
+        task_id: None,
+        cancel_requested: false,
+        error: None,
+        error_source: None,
+        error_step: None,
+        error_http_status: None,
+        counts: serde_json::json!({}),
+        progress: None,
+    }
+}
+
+/// The order a full rebuild gives, as names.
+fn rebuilt_names(app: &mut App) -> Vec<String> {
+    app.rebuild_view();
+    shown_names(app)
+}
+
+#[test]
+fn one_refreshed_artist_lands_where_a_full_rebuild_would_put_it() {
+    use PartStatus::*;
+    // Every sort column, both directions, with and without a filter: the incremental
+    // placement must agree with a full sort.
+    let changes = [
+        artist(
+            "a1",
+            "Alpha Band",
+            status(Error, Success, Success),
+            Some("ticketmaster: events step: HTTP 500"),
+        ),
+        artist("a6", "Aardvark", status(Success, Success, Success), None),
+        artist(
+            "a3",
+            "Charlie Quartet",
+            status(Success, Success, Success),
+            None,
+        ),
+        artist("a9", "Golf Club", status(Pending, Pending, Pending), None),
+        artist("a4", "Delta Drive", status(Success, Success, Success), None),
+    ];
+    for filter in ["", "status:error", "!a"] {
+        for sorts in 0..9 {
+            for descending in [false, true] {
+                let mut app = app();
+                for _ in 0..sorts {
+                    app.update(key('o'));
+                }
+                if descending {
+                    app.update(key('O'));
+                }
+                if !filter.is_empty() {
+                    app.update(key('/'));
+                    type_text(&mut app, filter);
+                    app.update(enter());
+                }
+                for change in changes.clone() {
+                    app.update(Action::ArtistRefreshed(change));
+                    let incremental = shown_names(&app);
+                    assert_eq!(
+                        incremental,
+                        rebuilt_names(&mut app),
+                        "sort {:?} desc {descending} filter {filter:?}",
+                        app.sort
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_refresh_keeps_the_selected_artist_selected() {
+    let mut app = app();
+    app.update(key('j'));
+    app.update(key('j'));
+    assert_eq!(selected_id(&app), "a3", "Charlie");
+    // Alpha is renamed to sort after Charlie: rows move, the selection stays on Charlie.
+    app.update(Action::ArtistRefreshed(artist(
+        "a1",
+        "Zulu",
+        status(
+            PartStatus::Success,
+            PartStatus::Success,
+            PartStatus::Success,
+        ),
+        None,
+    )));
+    assert_eq!(selected_id(&app), "a3");
+    assert_eq!(shown_names(&app).last().map(String::as_str), Some("Zulu"));
+}
+
+#[test]
+fn the_poll_follows_other_processes() {
+    use PartStatus::*;
+    let mut app = app();
+    // Another process runs Charlie (a3) and has finished Bravo (a2) successfully.
+    let mut running = run_row("r3", "a3", RunStatus::Running);
+    running.started_at = Some(now());
+    let mut done = run_row("r2", "a2", RunStatus::Succeeded);
+    done.finished_at = Some(now());
+    app.update(Action::ActiveRuns(vec![run_row(
+        "r2",
+        "a2",
+        RunStatus::Running,
+    )]));
+    assert!(app.live.contains_key("a2"));
+    let poll = Polled {
+        runs: vec![running, done],
+        artists: vec![
+            artist(
+                "a3",
+                "Charlie Quartet",
+                status(Syncing, Pending, Pending),
+                None,
+            ),
+            artist("a2", "Bravo Sound", status(Success, Success, Success), None),
+        ],
+        total: 6,
+    };
+    assert!(!app.poll_changes_nothing(&poll));
+    let effects = app.update(Action::Polled(poll.clone()));
+    assert!(effects.is_empty(), "{effects:?}");
+    assert!(
+        app.live.get("a3").is_some_and(|l| l.running),
+        "a3 shows as running"
+    );
+    assert!(!app.live.contains_key("a2"), "a2's run ended elsewhere");
+    let bravo = &app.artists[app.view[1]];
+    assert_eq!(bravo.name, "Bravo Sound");
+    assert_eq!(
+        bravo.overall(),
+        syncdeck::store::sync_status::Overall::Success
+    );
+    assert!(
+        app.poll_changes_nothing(&poll),
+        "the same poll again changes nothing (no redraw)"
+    );
+
+    // An artist added elsewhere: the count differs, everything is read again.
+    let more = Polled {
+        runs: Vec::new(),
+        artists: Vec::new(),
+        total: 7,
+    };
+    assert!(!app.poll_changes_nothing(&more));
+    assert_eq!(app.update(Action::Polled(more)), [Effect::LoadArtists]);
+
+    // A run of this process queued after the poll was taken is not dropped by it.
+    app.update(Action::Engine(EngineEvent::Queued {
+        run_id: "r9".into(),
+        artist_id: "a6".into(),
+        artist_name: "Foxtrot".into(),
+        joined: false,
+        priority: 10,
+    }));
+    app.update(Action::Polled(Polled {
+        runs: Vec::new(),
+        artists: Vec::new(),
+        total: 6,
+    }));
+    assert!(app.live.contains_key("a6"));
+}
+
+#[test]
+fn reload_key_reads_every_artist_again() {
+    let mut app = app();
+    assert_eq!(app.update(ctrl('r')), [Effect::LoadArtists]);
+}
+
+fn candidate(id: &str, name: &str) -> Candidate {
+    Candidate {
+        ticketmaster_id: id.into(),
+        name: name.into(),
+        segment: Some("Music".into()),
+        genres: vec!["Rock".into()],
+        upcoming_events: Some(4),
+        has_spotify_link: true,
+        has_musicbrainz_link: false,
+        url: None,
+    }
+}
+
+#[test]
+fn add_artist_searches_then_picks_one_result() {
+    let mut app = app();
+    app.update(key('a'));
+    type_text(&mut app, "foxtrot");
+    assert_eq!(
+        app.update(enter()),
+        [Effect::SearchArtists {
+            query: "foxtrot".into()
+        }]
+    );
+    // Three namesakes; one (K8a6) is here already. The exact name match is preselected.
+    app.update(Action::CandidatesFound {
+        query: "foxtrot".into(),
+        candidates: vec![
+            candidate("K8x1", "Foxtrot Tribute"),
+            candidate("K8a6", "Foxtrot"),
+            candidate("K8x2", "Foxtrot"),
+        ],
+    });
+    let Mode::PickArtist(p) = &app.mode else {
+        panic!("picker expected, got {:?}", app.mode)
+    };
+    assert_eq!(p.selected, 1);
+    assert_eq!(p.present, [false, true, false]);
+
+    // Enter on the one already here selects it in the table, imports nothing.
+    let effects = app.update(enter());
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::ImportArtist { .. })),
+        "{effects:?}"
+    );
+    assert_eq!(selected_id(&app), "a6");
+    assert!(app.notice.as_deref().unwrap_or("").contains("here already"));
+
+    // Again, moving down to the namesake: that one is imported.
+    app.update(Action::CandidatesFound {
+        query: "foxtrot".into(),
+        candidates: vec![candidate("K8a6", "Foxtrot"), candidate("K8x2", "Foxtrot")],
+    });
+    app.update(key('j'));
+    app.update(key('j'));
+    assert_eq!(
+        app.update(enter()),
+        [Effect::ImportArtist {
+            ticketmaster_id: "K8x2".into(),
+            name: "Foxtrot".into()
+        }]
+    );
+    assert_eq!(app.mode, Mode::Normal);
+
+    // The imported artist arrives and is selected, even if the filter hid it.
+    app.update(key('/'));
+    type_text(&mut app, "status:error");
+    app.update(enter());
+    let mut new = artist(
+        "a7",
+        "Foxtrot",
+        status(
+            PartStatus::Pending,
+            PartStatus::Pending,
+            PartStatus::Pending,
+        ),
+        None,
+    );
+    new.ticketmaster_id = "K8x2".into();
+    app.update(Action::ArtistAdded(new));
+    assert_eq!(selected_id(&app), "a7");
+    assert_eq!(app.filter_text, "", "the filter that hid it is cleared");
+
+    // No results: a notice, no picker. Esc in the picker adds nothing.
+    app.update(Action::CandidatesFound {
+        query: "zzz".into(),
+        candidates: Vec::new(),
+    });
+    assert_eq!(app.mode, Mode::Normal);
+    assert!(
+        app.notice
+            .as_deref()
+            .unwrap_or("")
+            .contains("no attraction")
+    );
+    app.update(Action::CandidatesFound {
+        query: "foxtrot".into(),
+        candidates: vec![candidate("K8x3", "Foxtrot")],
+    });
+    assert!(app.update(esc()).is_empty());
+    assert_eq!(app.mode, Mode::Normal);
+    assert_eq!(app.notice.as_deref(), Some("nothing added"));
+}
+
+#[test]
+fn jobs_view_selects_cancels_and_opens_a_job() {
+    let mut app = app();
+    app.update(key('J'));
+    app.update(Action::JobsLoaded(vec![
+        run_row("r4", "a4", RunStatus::Running),
+        run_row("r2", "a2", RunStatus::Failed),
+    ]));
+    assert_eq!(
+        app.update(key('c')),
+        [Effect::Cancel {
+            artist_id: "a4".into()
+        }]
+    );
+    app.update(key('j'));
+    assert_eq!(app.jobs_selected, 1);
+    assert!(
+        app.update(key('c')).is_empty(),
+        "an ended job cannot be cancelled"
+    );
+    assert!(
+        app.notice
+            .as_deref()
+            .unwrap_or("")
+            .contains("nothing to cancel")
+    );
+    // The list reloads in a new order: the same job stays selected.
+    app.update(Action::JobsLoaded(vec![
+        run_row("r5", "a5", RunStatus::Queued),
+        run_row("r4", "a4", RunStatus::Running),
+        run_row("r2", "a2", RunStatus::Failed),
+    ]));
+    assert_eq!(app.jobs_selected, 2);
+    assert_eq!(
+        app.update(enter()),
+        [Effect::LoadDetail {
+            artist_id: "a2".into()
+        }]
+    );
+    assert_eq!(app.overlay, None);
+    assert!(app.show_detail);
+    assert_eq!(selected_id(&app), "a2");
+}
+
+#[test]
+fn tab_cycles_to_the_detail_which_scrolls_within_its_length() {
+    let mut app = app();
+    app.update(Action::Resize {
+        width: 80,
+        height: 24,
+    });
+    // Delta has an error: give it a long one so the detail overflows.
+    let mut long = artists().remove(0);
+    long.last_sync_error = Some("setlist.fm: setlists step: HTTP 502: bad gateway ".repeat(12));
+    app.update(Action::ArtistRefreshed(long));
+    app.update(key('G'));
+    assert_eq!(selected_id(&app), "a6");
+    app.update(key('k'));
+    app.update(key('k'));
+    assert_eq!(selected_id(&app), "a4");
+    app.update(enter());
+    app.update(code(KeyCode::Tab));
+    assert_eq!(app.focus, Focus::Log);
+    app.update(code(KeyCode::Tab));
+    assert_eq!(app.focus, Focus::Detail);
+    let max = view::detail_max_scroll(&app, now());
+    assert!(max > 0, "the long error overflows the pane");
+    for _ in 0..200 {
+        app.update(key('j'));
+    }
+    assert!(
+        app.detail_scroll >= max.saturating_sub(1) && app.detail_scroll <= max + 1,
+        "scroll {} stops at the end ({max})",
+        app.detail_scroll
+    );
+    assert_eq!(
+        selected_id(&app),
+        "a4",
+        "scrolling the detail does not move the table"
+    );
+    app.update(key('k'));
+    assert!(app.detail_scroll < max + 1);
+    app.update(key('g'));
+    assert_eq!(app.detail_scroll, 0);
+    // Closing the detail gives the keys back to the table.
+    app.update(enter());
+    assert_eq!(app.focus, Focus::Table);
+}
+
+#[test]
+fn help_scrolls_only_when_it_does_not_fit() {
+    let mut app = app();
+    app.update(key('?'));
+    app.update(key('j'));
+    assert_eq!(app.help_scroll, 0, "at 80×24 help fits");
+    app.update(Action::Resize {
+        width: 60,
+        height: 15,
+    });
+    for _ in 0..50 {
+        app.update(key('j'));
+    }
+    let rows = app.keys.help().len().div_ceil(2) as u16;
+    assert_eq!(app.help_scroll, rows - (15 - 6));
+    app.update(key('g'));
+    assert_eq!(app.help_scroll, 0);
 }

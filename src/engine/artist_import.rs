@@ -36,7 +36,7 @@ pub enum Pick {
 }
 
 /// One Ticketmaster attraction, as a candidate to pick from.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Candidate {
     pub ticketmaster_id: String,
     pub name: String,

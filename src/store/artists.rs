@@ -299,6 +299,37 @@ impl Store {
         Ok(self.list_artists(&q).await?.rows)
     }
 
+    /// The artists with these uuids (unknown ones left out), in no particular order.
+    pub async fn artist_summaries(&self, ids: &[String]) -> Result<Vec<ArtistSummary>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            crate::with_pool!(&self.db, pool, b => {
+                let mut qb = QueryBuilder::new(format!("SELECT {} FROM artists a WHERE a.id IN (", summary_columns(b)));
+                let mut list = qb.separated(", ");
+                for id in chunk {
+                    list.push_bind(id.clone());
+                    if b == Backend::Postgres { list.push_unseparated("::uuid"); }
+                }
+                qb.push(")");
+                let rows = qb.build().fetch_all(pool).await
+                    .map_err(|e| StoreError::query("reading artists by id", e))?;
+                for row in &rows {
+                    out.push(summary_from_row(row).map_err(|e| StoreError::query("reading an artist row", e))?);
+                }
+                Ok::<(), StoreError>(())
+            })?;
+        }
+        Ok(out)
+    }
+
+    /// How many artists exist.
+    pub async fn artist_count(&self) -> Result<i64, StoreError> {
+        crate::with_pool!(&self.db, pool, _b => {
+            sqlx::query_scalar("SELECT count(*) FROM artists").fetch_one(pool).await
+        })
+        .map_err(|e| StoreError::query("counting artists", e))
+    }
+
     /// One artist by uuid, with counts of its shows, venues, songs and setlists.
     pub async fn artist_detail(&self, id: &str) -> Result<Option<ArtistDetail>, StoreError> {
         crate::with_pool!(&self.db, pool, b => {

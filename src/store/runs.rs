@@ -560,6 +560,26 @@ impl Store {
         Ok(rows.map(run_from_raw))
     }
 
+    /// The active runs and the runs that ended after `since`, in any process: what the
+    /// console re-reads every few seconds to follow work it did not start.
+    pub async fn runs_active_or_finished_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<RunRow>, StoreError> {
+        let rows: Vec<RawRun> = crate::with_pool!(&self.db, p, b => {
+            // A UNION, so each half uses its own index (status; finished_at).
+            let cols = run_columns(b);
+            let text = format!(
+                "SELECT {cols} FROM syncdeck_runs WHERE status IN ('queued', 'running') \
+                 UNION SELECT {cols} FROM syncdeck_runs WHERE finished_at > $1{}",
+                if b == Backend::Postgres { "::timestamptz" } else { "" }
+            );
+            sqlx::query_as(sqlx::AssertSqlSafe(text)).bind(to_db(since)).fetch_all(p).await
+        })
+        .map_err(err("reading the active and recently finished runs"))?;
+        Ok(rows.into_iter().map(run_from_raw).collect())
+    }
+
     /// Ids of all active runs.
     pub async fn active_run_ids(&self) -> Result<Vec<String>, StoreError> {
         let q = crate::sql!(

@@ -5,9 +5,12 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::filter::Query;
+use std::cmp::Ordering;
+
+use super::filter::{Query, SearchKey};
 use super::keys::{Command, KeyMap};
 use crate::checks::EnvReport;
+use crate::engine::artist_import::Candidate;
 use crate::engine::events::{LogLevel, LogLine, PartProgress};
 use crate::engine::{EngineEvent, RequestKind};
 use crate::store::artists::{ArtistDetail, ArtistSummary};
@@ -122,6 +125,18 @@ pub enum Mode {
     Confirm(Confirm),
     /// Typing an artist name to add (Ticketmaster search).
     AddArtist,
+    /// Picking one of Ticketmaster's search results to import.
+    PickArtist(Picker),
+}
+
+/// Ticketmaster's answers to an add-artist search, one of them selected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Picker {
+    pub query: String,
+    pub candidates: Vec<Candidate>,
+    /// Per candidate: an artist with its Ticketmaster id is here already.
+    pub present: Vec<bool>,
+    pub selected: usize,
 }
 
 /// A full-screen panel over the main screen.
@@ -137,6 +152,8 @@ pub enum Overlay {
 pub enum Focus {
     Table,
     Log,
+    /// The detail pane scrolls (when it is shown).
+    Detail,
 }
 
 /// The detail pane's data for one artist.
@@ -247,7 +264,13 @@ pub enum Effect {
     SaveLog {
         lines: Vec<String>,
     },
-    AddArtist {
+    /// Search Ticketmaster for attractions to add.
+    SearchArtists {
+        query: String,
+    },
+    /// Import this attraction as a new artist, then sync it.
+    ImportArtist {
+        ticketmaster_id: String,
         name: String,
     },
     SetMouse(bool),
@@ -278,11 +301,31 @@ pub enum Action {
     ScrollLog(i32),
     /// The queued and running runs in the database (any process).
     ActiveRuns(Vec<RunRow>),
+    /// What other processes changed since the last look (see [`Polled`]).
+    Polled(Polled),
+    /// Ticketmaster's answer to an add-artist search.
+    CandidatesFound {
+        query: String,
+        candidates: Vec<Candidate>,
+    },
+    /// An artist was imported (select it once it is in the table).
+    ArtistAdded(ArtistSummary),
+}
+
+/// The console's periodic look at the database: the runs active now or finished lately (in
+/// any process), their artists as they are now, and how many artists exist.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Polled {
+    pub runs: Vec<RunRow>,
+    pub artists: Vec<ArtistSummary>,
+    pub total: i64,
 }
 
 /// The console's state.
 pub struct App {
     pub artists: Vec<ArtistSummary>,
+    /// Per artist (same index): its lower-cased name and Ticketmaster id.
+    search_keys: Vec<SearchKey>,
     index: HashMap<String, usize>,
     /// Indices into `artists`: filtered and sorted.
     pub view: Vec<usize>,
@@ -306,6 +349,12 @@ pub struct App {
     pub log: LogPane,
     pub header: HeaderInfo,
     pub jobs: Vec<RunRow>,
+    /// The selected row of the jobs view.
+    pub jobs_selected: usize,
+    /// Lines scrolled down in the detail pane and in the help.
+    pub detail_scroll: u16,
+    pub help_scroll: u16,
+    pub env_scroll: u16,
     pub env: Option<EnvReport>,
     pub env_running: bool,
     pub notice: Option<String>,
@@ -323,6 +372,7 @@ impl App {
     pub fn new(keys: KeyMap) -> App {
         App {
             artists: Vec::new(),
+            search_keys: Vec::new(),
             index: HashMap::new(),
             view: Vec::new(),
             selected: 0,
@@ -343,6 +393,10 @@ impl App {
             log: LogPane::new(5000),
             header: HeaderInfo::default(),
             jobs: Vec::new(),
+            jobs_selected: 0,
+            detail_scroll: 0,
+            help_scroll: 0,
+            env_scroll: 0,
             env: None,
             env_running: false,
             notice: None,
@@ -366,55 +420,93 @@ impl App {
         self.live.len()
     }
 
-    /// Rebuilds `view` from the filter and sort, keeping the selected artist selected.
-    pub fn rebuild_view(&mut self) {
-        let keep = self
-            .filter_anchor
+    /// The artist to keep selected across a change of the view: while typing a filter, the
+    /// one selected when filtering began; otherwise the one selected now.
+    fn selection_to_keep(&self) -> Option<String> {
+        self.filter_anchor
             .clone()
             .filter(|_| self.mode == Mode::Filter)
-            .or_else(|| self.selected_artist().map(|a| a.id.clone()));
-        let mut view: Vec<usize> = (0..self.artists.len())
-            .filter(|i| self.filter.matches(&self.artists[*i]))
-            .collect();
-        let a = &self.artists;
-        let rank = |p: PartStatus| match p {
-            PartStatus::Error => 0,
-            PartStatus::Syncing => 1,
-            PartStatus::Pending => 2,
-            PartStatus::Success => 3,
-        };
-        let overall_rank = |o: Overall| match o {
-            Overall::Error => 0,
-            Overall::Syncing => 1,
-            Overall::Pending => 2,
-            Overall::Success => 3,
-        };
-        match self.sort {
-            SortColumn::Name => view.sort_by_cached_key(|i| a[*i].name.to_lowercase()),
-            SortColumn::Overall => view.sort_by_key(|i| overall_rank(a[*i].overall())),
-            SortColumn::Ticketmaster => {
-                view.sort_by_key(|i| rank(a[*i].sync_status.get(Source::Ticketmaster)))
-            }
-            SortColumn::Spotify => {
-                view.sort_by_key(|i| rank(a[*i].sync_status.get(Source::Spotify)))
-            }
-            SortColumn::Setlistfm => {
-                view.sort_by_key(|i| rank(a[*i].sync_status.get(Source::Setlistfm)))
-            }
-            SortColumn::LastSync => view.sort_by_key(|i| a[*i].last_sync),
-            SortColumn::Shows => view.sort_by_key(|i| a[*i].upcoming_shows_count),
-            SortColumn::Songs => view.sort_by_key(|i| a[*i].songs_count),
-            SortColumn::LastError => view.sort_by_key(|i| a[*i].last_sync_error.clone()),
-        }
-        if self.descending {
-            view.reverse();
-        }
-        self.view = view;
+            .or_else(|| self.selected_artist().map(|a| a.id.clone()))
+    }
+
+    fn restore_selection(&mut self, keep: Option<String>) {
         self.selected = keep
             .and_then(|id| self.index.get(&id).copied())
             .and_then(|i| self.view.iter().position(|v| *v == i))
-            .unwrap_or(0)
+            .unwrap_or(self.selected)
             .min(self.view.len().saturating_sub(1));
+    }
+
+    /// The table's order: the sort column, then the name, then the row (a total order, so one
+    /// changed artist can be put back in place by binary search).
+    fn row_order(&self, x: usize, y: usize) -> Ordering {
+        let (a, b) = (&self.artists[x], &self.artists[y]);
+        let primary = match self.sort {
+            SortColumn::Name => Ordering::Equal,
+            SortColumn::Overall => overall_rank(a.overall()).cmp(&overall_rank(b.overall())),
+            SortColumn::Ticketmaster => part_order(a, b, Source::Ticketmaster),
+            SortColumn::Spotify => part_order(a, b, Source::Spotify),
+            SortColumn::Setlistfm => part_order(a, b, Source::Setlistfm),
+            SortColumn::LastSync => a.last_sync.cmp(&b.last_sync),
+            SortColumn::Shows => a.upcoming_shows_count.cmp(&b.upcoming_shows_count),
+            SortColumn::Songs => a.songs_count.cmp(&b.songs_count),
+            SortColumn::LastError => a.last_sync_error.cmp(&b.last_sync_error),
+        };
+        let order = primary
+            .then_with(|| self.search_keys[x].name.cmp(&self.search_keys[y].name))
+            .then(x.cmp(&y));
+        if self.descending {
+            order.reverse()
+        } else {
+            order
+        }
+    }
+
+    fn shown(&self, i: usize) -> bool {
+        self.filter
+            .matches_row(&self.artists[i], &self.search_keys[i])
+    }
+
+    /// Rebuilds `view` from the filter and sort, keeping the selected artist selected.
+    pub fn rebuild_view(&mut self) {
+        let keep = self.selection_to_keep();
+        let mut view: Vec<usize> = (0..self.artists.len()).filter(|i| self.shown(*i)).collect();
+        view.sort_unstable_by(|x, y| self.row_order(*x, *y));
+        self.view = view;
+        self.selected = 0;
+        self.restore_selection(keep);
+    }
+
+    /// Puts one new or changed artist in place: O(log n) to find its row, a move of the
+    /// indices after it, no sort and no filter pass over the others.
+    fn upsert_artist(&mut self, artist: ArtistSummary) {
+        let keep = self.selection_to_keep();
+        let key = SearchKey::of(&artist);
+        let i = match self.index.get(&artist.id) {
+            Some(i) => {
+                let i = *i;
+                if let Some(at) = self.view.iter().position(|v| *v == i) {
+                    self.view.remove(at);
+                }
+                self.artists[i] = artist;
+                self.search_keys[i] = key;
+                i
+            }
+            None => {
+                let i = self.artists.len();
+                self.index.insert(artist.id.clone(), i);
+                self.artists.push(artist);
+                self.search_keys.push(key);
+                i
+            }
+        };
+        if self.shown(i) {
+            let at = self
+                .view
+                .partition_point(|v| self.row_order(*v, i) == Ordering::Less);
+            self.view.insert(at, i);
+        }
+        self.restore_selection(keep);
     }
 
     fn set_artists(&mut self, artists: Vec<ArtistSummary>) {
@@ -423,6 +515,7 @@ impl App {
             .enumerate()
             .map(|(i, a)| (a.id.clone(), i))
             .collect();
+        self.search_keys = artists.iter().map(SearchKey::of).collect();
         self.artists = artists;
         self.marks.retain(|id| self.index.contains_key(id));
         self.rebuild_view();
@@ -467,14 +560,7 @@ impl App {
                 self.detail_effect()
             }
             Action::ArtistRefreshed(a) => {
-                match self.index.get(&a.id) {
-                    Some(i) => self.artists[*i] = a,
-                    None => {
-                        self.index.insert(a.id.clone(), self.artists.len());
-                        self.artists.push(a);
-                    }
-                }
-                self.rebuild_view();
+                self.upsert_artist(a);
                 self.detail_effect()
             }
             Action::Engine(ev) => self.on_engine(ev),
@@ -485,8 +571,57 @@ impl App {
                 Vec::new()
             }
             Action::JobsLoaded(jobs) => {
+                // Keep the same job selected while the list moves.
+                let selected = self.jobs.get(self.jobs_selected).map(|j| j.id.clone());
                 self.jobs = jobs;
+                self.jobs_selected = selected
+                    .and_then(|id| self.jobs.iter().position(|j| j.id == id))
+                    .unwrap_or(self.jobs_selected)
+                    .min(self.jobs.len().saturating_sub(1));
                 Vec::new()
+            }
+            Action::CandidatesFound { query, candidates } => {
+                if candidates.is_empty() {
+                    self.notice = Some(format!(
+                        "Ticketmaster has no attraction matching \"{}\"; check the spelling",
+                        crate::text::sanitize(&query)
+                    ));
+                    return Vec::new();
+                }
+                let wanted: HashSet<&str> = candidates
+                    .iter()
+                    .map(|c| c.ticketmaster_id.as_str())
+                    .collect();
+                let here: HashSet<&str> = self
+                    .artists
+                    .iter()
+                    .map(|a| a.ticketmaster_id.as_str())
+                    .filter(|id| wanted.contains(id))
+                    .collect();
+                let present = candidates
+                    .iter()
+                    .map(|c| here.contains(c.ticketmaster_id.as_str()))
+                    .collect();
+                // Start on the first exact name match, else the first result.
+                let lower = query.trim().to_lowercase();
+                let selected = candidates
+                    .iter()
+                    .position(|c| c.name.to_lowercase() == lower)
+                    .unwrap_or(0);
+                self.notice = None;
+                self.mode = Mode::PickArtist(Picker {
+                    query,
+                    candidates,
+                    present,
+                    selected,
+                });
+                Vec::new()
+            }
+            Action::ArtistAdded(a) => {
+                let id = a.id.clone();
+                self.upsert_artist(a);
+                self.select_artist(&id);
+                self.detail_effect()
             }
             Action::EnvLoaded(report) => {
                 self.env = Some(report);
@@ -510,6 +645,7 @@ impl App {
                 self.scroll_log(delta);
                 Vec::new()
             }
+            Action::Polled(p) => self.on_polled(p),
             Action::ActiveRuns(runs) => {
                 let active: HashSet<&str> = runs.iter().map(|r| r.artist_id.as_str()).collect();
                 self.live.retain(|id, _| active.contains(id.as_str()));
@@ -521,6 +657,61 @@ impl App {
                 Vec::new()
             }
         }
+    }
+
+    /// Whether a poll would change nothing shown (the loop then skips the redraw).
+    pub fn poll_changes_nothing(&self, p: &Polled) -> bool {
+        p.total == self.artists.len() as i64
+            && p.artists.iter().all(|a| {
+                self.index
+                    .get(&a.id)
+                    .is_some_and(|i| self.artists[*i] == *a)
+            })
+            && p.runs.iter().all(|r| {
+                // Mirrors `on_polled`: what it would add, mark running, or remove.
+                match (self.live.get(&r.artist_id), r.status.is_active()) {
+                    (Some(l), true) => {
+                        l.run_id == r.id && (l.running || r.status == RunStatus::Queued)
+                    }
+                    (Some(l), false) => l.run_id != r.id,
+                    (None, active) => !active,
+                }
+            })
+    }
+
+    fn on_polled(&mut self, p: Polled) -> Vec<Effect> {
+        for r in &p.runs {
+            if r.status.is_active() {
+                let live = self.live.entry(r.artist_id.clone()).or_default();
+                live.run_id.clone_from(&r.id);
+                live.running |= r.status == RunStatus::Running;
+            } else if self
+                .live
+                .get(&r.artist_id)
+                .is_some_and(|l| l.run_id == r.id)
+            {
+                // Ended in another process (this one's own runs end by event).
+                self.live.remove(&r.artist_id);
+            }
+        }
+        let selected = self.selected_artist().map(|a| a.id.clone());
+        let mut selected_changed = false;
+        for a in p.artists {
+            let same = self.index.get(&a.id).is_some_and(|i| self.artists[*i] == a);
+            if !same {
+                selected_changed |= selected.as_deref() == Some(a.id.as_str());
+                self.upsert_artist(a);
+            }
+        }
+        let mut effects = Vec::new();
+        if p.total != self.artists.len() as i64 {
+            // Artists were added or removed elsewhere: read them all again.
+            effects.push(Effect::LoadArtists);
+        }
+        if selected_changed {
+            effects.extend(self.detail_effect());
+        }
+        effects
     }
 
     fn scroll_log(&mut self, delta: i32) {
@@ -620,6 +811,70 @@ impl App {
         }
     }
 
+    /// Selects this artist, clearing the filter if it hides it.
+    fn select_artist(&mut self, id: &str) {
+        let Some(i) = self.index.get(id).copied() else {
+            return;
+        };
+        if !self.view.contains(&i) {
+            self.filter_text.clear();
+            self.filter_applied.clear();
+            self.filter = Query::default();
+            self.filter_error = None;
+            self.rebuild_view();
+        }
+        if let Some(at) = self.view.iter().position(|v| *v == i) {
+            self.selected = at;
+            self.detail = None;
+        }
+    }
+
+    fn on_pick_key(&mut self, key: KeyEvent, mut picker: Picker) -> Vec<Effect> {
+        let last = picker.candidates.len().saturating_sub(1);
+        match key.code {
+            KeyCode::Esc => {
+                self.mode = Mode::Normal;
+                self.notice = Some("nothing added".into());
+                return Vec::new();
+            }
+            KeyCode::Enter => {
+                self.mode = Mode::Normal;
+                let Some(c) = picker.candidates.get(picker.selected) else {
+                    return Vec::new();
+                };
+                if picker.present.get(picker.selected) == Some(&true) {
+                    let existing = self
+                        .artists
+                        .iter()
+                        .find(|a| a.ticketmaster_id == c.ticketmaster_id)
+                        .map(|a| a.id.clone());
+                    self.notice = Some(format!(
+                        "{} is here already; selected it",
+                        crate::text::sanitize(&c.name)
+                    ));
+                    if let Some(id) = existing {
+                        self.select_artist(&id);
+                    }
+                    return self.detail_effect();
+                }
+                self.notice = Some(format!("adding {}…", crate::text::sanitize(&c.name)));
+                return vec![Effect::ImportArtist {
+                    ticketmaster_id: c.ticketmaster_id.clone(),
+                    name: c.name.clone(),
+                }];
+            }
+            _ => match self.keys.command(&key) {
+                Some(Command::Up) => picker.selected = picker.selected.saturating_sub(1),
+                Some(Command::Down) => picker.selected = (picker.selected + 1).min(last),
+                Some(Command::Top) => picker.selected = 0,
+                Some(Command::Bottom) => picker.selected = last,
+                _ => {}
+            },
+        }
+        self.mode = Mode::PickArtist(picker);
+        Vec::new()
+    }
+
     fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
         if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
             return self.ask_quit();
@@ -628,6 +883,7 @@ impl App {
             Mode::Filter => self.on_text_key(key, TextTarget::Filter),
             Mode::LogSearch => self.on_text_key(key, TextTarget::LogSearch),
             Mode::AddArtist => self.on_text_key(key, TextTarget::AddArtist),
+            Mode::PickArtist(p) => self.on_pick_key(key, p),
             Mode::Confirm(c) => self.on_confirm_key(key, c),
             Mode::Normal => match self.keys.command(&key) {
                 Some(cmd) => self.on_command(cmd),
@@ -696,10 +952,12 @@ impl App {
                 if target == TextTarget::AddArtist {
                     let name = std::mem::take(&mut self.input);
                     if !name.trim().is_empty() {
-                        self.notice =
-                            Some(format!("searching Ticketmaster for \"{}\"…", name.trim()));
-                        return vec![Effect::AddArtist {
-                            name: name.trim().to_string(),
+                        self.notice = Some(format!(
+                            "searching Ticketmaster for \"{}\"…",
+                            crate::text::sanitize(name.trim())
+                        ));
+                        return vec![Effect::SearchArtists {
+                            query: name.trim().to_string(),
                         }];
                     }
                 }
@@ -752,7 +1010,14 @@ impl App {
                     self.env_running = true;
                     return vec![Effect::RunEnvChecks];
                 }
-                Command::Cancel if overlay == Overlay::Jobs => return self.on_overlay_cancel(),
+                Command::Cancel if overlay == Overlay::Jobs => return self.cancel_selected_job(),
+                Command::Detail if overlay == Overlay::Jobs => return self.open_selected_job(),
+                Command::Up
+                | Command::Down
+                | Command::PageUp
+                | Command::PageDown
+                | Command::Top
+                | Command::Bottom => self.scroll_overlay(overlay, cmd),
                 _ => {}
             }
             return Vec::new();
@@ -871,6 +1136,9 @@ impl App {
                     self.marks.clear();
                 } else if self.show_detail {
                     self.show_detail = false;
+                    if self.focus == Focus::Detail {
+                        self.focus = Focus::Table;
+                    }
                 } else if !self.filter_text.is_empty() {
                     self.filter_text.clear();
                     self.filter_applied.clear();
@@ -888,10 +1156,15 @@ impl App {
             Command::Detail => {
                 self.show_detail = !self.show_detail;
                 self.detail = None;
+                self.detail_scroll = 0;
+                if !self.show_detail && self.focus == Focus::Detail {
+                    self.focus = Focus::Table;
+                }
                 self.detail_effect()
             }
             Command::Env => {
                 self.overlay = Some(Overlay::Env);
+                self.env_scroll = 0;
                 if self.env.is_none() && !self.env_running {
                     self.env_running = true;
                     return vec![Effect::RunEnvChecks];
@@ -905,7 +1178,12 @@ impl App {
             }
             Command::Help => {
                 self.overlay = Some(Overlay::Help);
+                self.help_scroll = 0;
                 Vec::new()
+            }
+            Command::Reload => {
+                self.notice = Some("reading every artist again…".into());
+                vec![Effect::LoadArtists]
             }
             Command::Quit => self.ask_quit(),
             Command::SortNext => {
@@ -922,7 +1200,8 @@ impl App {
             Command::FocusLog => {
                 self.focus = match self.focus {
                     Focus::Table => Focus::Log,
-                    Focus::Log => Focus::Table,
+                    Focus::Log if self.show_detail => Focus::Detail,
+                    Focus::Log | Focus::Detail => Focus::Table,
                 };
                 Vec::new()
             }
@@ -977,8 +1256,73 @@ impl App {
         }
     }
 
-    fn on_overlay_cancel(&mut self) -> Vec<Effect> {
-        Vec::new()
+    /// Moves the jobs selection or scrolls the help.
+    fn scroll_overlay(&mut self, overlay: Overlay, cmd: Command) {
+        let delta: i64 = match cmd {
+            Command::Up => -1,
+            Command::Down => 1,
+            Command::PageUp => -self.page(),
+            Command::PageDown => self.page(),
+            Command::Top => i64::MIN / 2,
+            _ => i64::MAX / 2,
+        };
+        match overlay {
+            Overlay::Jobs => {
+                let last = self.jobs.len().saturating_sub(1) as i64;
+                self.jobs_selected = (self.jobs_selected as i64 + delta).clamp(0, last) as usize;
+            }
+            Overlay::Help => {
+                // Mirrors the view: two columns in the overlay, 4 rows of frame and footer.
+                let rows = self.keys.help().len().div_ceil(2) as i64;
+                let visible = i64::from(self.height.saturating_sub(2).saturating_sub(4));
+                let max = (rows - visible).max(0);
+                self.help_scroll = (i64::from(self.help_scroll) + delta).clamp(0, max) as u16;
+            }
+            Overlay::Env => {
+                let max = super::view::env_max_scroll(self);
+                self.env_scroll =
+                    (i64::from(self.env_scroll) + delta).clamp(0, i64::from(max)) as u16;
+            }
+        }
+    }
+
+    /// `c` in the jobs view: cancels the selected job if it is queued or running.
+    fn cancel_selected_job(&mut self) -> Vec<Effect> {
+        match self.jobs.get(self.jobs_selected) {
+            Some(j) if j.status.is_active() => vec![Effect::Cancel {
+                artist_id: j.artist_id.clone(),
+            }],
+            Some(j) => {
+                self.notice = Some(format!(
+                    "{}'s job has ended ({}); nothing to cancel",
+                    crate::text::sanitize(&j.artist_name),
+                    j.status.as_str()
+                ));
+                Vec::new()
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// `enter` in the jobs view: closes it and opens the job's artist in the detail pane.
+    fn open_selected_job(&mut self) -> Vec<Effect> {
+        let Some(id) = self
+            .jobs
+            .get(self.jobs_selected)
+            .map(|j| j.artist_id.clone())
+        else {
+            return Vec::new();
+        };
+        if !self.index.contains_key(&id) {
+            self.notice = Some("that job's artist is no longer in the table".into());
+            return Vec::new();
+        }
+        self.overlay = None;
+        self.select_artist(&id);
+        self.show_detail = true;
+        self.detail = None;
+        self.detail_scroll = 0;
+        self.detail_effect()
     }
 
     fn step(&mut self, delta: i64) -> Vec<Effect> {
@@ -986,14 +1330,44 @@ impl App {
             Focus::Table => {
                 self.move_selection(delta);
                 self.detail = None;
+                self.detail_scroll = 0;
                 self.detail_effect()
             }
             Focus::Log => {
                 self.scroll_log(-(delta.clamp(-1000, 1000) as i32));
                 Vec::new()
             }
+            Focus::Detail => {
+                // Relative times ("4m ago") barely change the length: any instant will do.
+                let max = super::view::detail_max_scroll(self, chrono::DateTime::UNIX_EPOCH);
+                self.detail_scroll =
+                    (i64::from(self.detail_scroll) + delta).clamp(0, i64::from(max)) as u16;
+                Vec::new()
+            }
         }
     }
+}
+
+fn part_rank(p: PartStatus) -> u8 {
+    match p {
+        PartStatus::Error => 0,
+        PartStatus::Syncing => 1,
+        PartStatus::Pending => 2,
+        PartStatus::Success => 3,
+    }
+}
+
+fn overall_rank(o: Overall) -> u8 {
+    match o {
+        Overall::Error => 0,
+        Overall::Syncing => 1,
+        Overall::Pending => 2,
+        Overall::Success => 3,
+    }
+}
+
+fn part_order(a: &ArtistSummary, b: &ArtistSummary, source: Source) -> Ordering {
+    part_rank(a.sync_status.get(source)).cmp(&part_rank(b.sync_status.get(source)))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,6 +5,22 @@
 use crate::store::artists::ArtistSummary;
 use crate::store::sync_status::{Overall, PartStatus, Source};
 
+/// An artist's text as the filter and the name sort compare it: lower-cased once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchKey {
+    pub name: String,
+    pub ticketmaster_id: String,
+}
+
+impl SearchKey {
+    pub fn of(a: &ArtistSummary) -> SearchKey {
+        SearchKey {
+            name: a.name.to_lowercase(),
+            ticketmaster_id: a.ticketmaster_id.to_lowercase(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Test {
     Overall(Overall),
@@ -93,16 +109,19 @@ impl Query {
     }
 
     pub fn matches(&self, a: &ArtistSummary) -> bool {
+        self.matches_row(a, &SearchKey::of(a))
+    }
+
+    /// [`Query::matches`] with the artist's lower-cased text computed once (the console keeps
+    /// one per artist, so a keystroke over 100,000 artists lowercases nothing).
+    pub fn matches_row(&self, a: &ArtistSummary, key: &SearchKey) -> bool {
         self.terms.iter().all(|t| {
             let hit = match &t.test {
                 Test::Overall(o) => a.overall() == *o,
                 Test::Part(s, p) => a.sync_status.get(*s) == *p,
                 Test::NeverSynced => a.last_sync.is_none(),
                 Test::HasError => a.last_sync_error.as_deref().is_some_and(|e| !e.is_empty()),
-                Test::Text(text) => {
-                    a.name.to_lowercase().contains(text)
-                        || a.ticketmaster_id.to_lowercase().contains(text)
-                }
+                Test::Text(text) => key.name.contains(text) || key.ticketmaster_id.contains(text),
             };
             hit != t.negate
         })

@@ -39,6 +39,7 @@ pub enum Command {
     SaveLog,
     AddArtist,
     ToggleMouse,
+    Reload,
 }
 
 /// (command, config name, default keys, what it does)
@@ -110,7 +111,7 @@ const COMMANDS: &[(Command, &str, &[&str], &str)] = &[
         Command::FocusLog,
         "focus_log",
         &["tab"],
-        "arrows move table or log",
+        "arrows: table/log/detail",
     ),
     (Command::LogLevel, "log_level", &["L"], "log level"),
     (Command::Follow, "follow", &["F"], "log: follow the end"),
@@ -132,6 +133,12 @@ const COMMANDS: &[(Command, &str, &[&str], &str)] = &[
         "add_artist",
         &["a"],
         "add an artist (TM search)",
+    ),
+    (
+        Command::Reload,
+        "reload",
+        &["ctrl-r"],
+        "read every artist again",
     ),
     (
         Command::ToggleMouse,

@@ -25,6 +25,14 @@ use crate::config::Config;
 use crate::engine::{Engine, RequestKind};
 use crate::store::artist_sync::Selection;
 
+/// How often (in 1 s ticks) the console looks for other processes' work.
+const POLL_EVERY_TICKS: u64 = 2;
+/// How far each look reaches back before the previous one: covers clock skew between
+/// machines and runs committed just after the previous look.
+const POLL_OVERLAP: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
+/// Every artist is read again this often (changes made outside syncdeck have no run).
+const FULL_RELOAD_EVERY: Duration = Duration::from_secs(300);
+
 /// What the console starts with.
 pub struct TuiOptions {
     pub theme: Theme,
@@ -102,6 +110,8 @@ pub async fn run(engine: Engine, options: TuiOptions) -> Result<i32> {
     let mut dirty = true;
     let mut last_draw = Instant::now() - Duration::from_secs(1);
     let mut last_full_refresh = Instant::now();
+    let mut ticks: u64 = 0;
+    let mut poll_since = Utc::now() - POLL_OVERLAP;
     let frame_budget = Duration::from_millis(16);
     loop {
         if dirty && last_draw.elapsed() >= frame_budget {
@@ -149,20 +159,33 @@ pub async fn run(engine: Engine, options: TuiOptions) -> Result<i32> {
             },
             a = rx.recv() => a,
             _ = tick.tick() => {
+                ticks += 1;
                 ctx.load_header();
                 for effect in app.update(Action::Tick) {
                     ctx.perform(effect);
                 }
-                if last_full_refresh.elapsed() >= Duration::from_secs(30) {
-                    // Other processes change artists too; relative times move on.
+                if ticks.is_multiple_of(POLL_EVERY_TICKS) {
+                    // Other processes sync too: re-read only the artists their runs touched.
+                    ctx.poll(poll_since);
+                    poll_since = Utc::now() - POLL_OVERLAP;
+                }
+                if last_full_refresh.elapsed() >= FULL_RELOAD_EVERY {
+                    // A safety net for edits made outside syncdeck (the app, SQL by hand).
                     last_full_refresh = Instant::now();
                     ctx.perform(Effect::LoadArtists);
                 }
+                // "last sync 4m ago" moves on even when nothing else does.
+                dirty |= ticks.is_multiple_of(60);
                 None
             },
             _ = tokio::time::sleep(wait) => None,
         };
         let Some(action) = action else { continue };
+        if let Action::Polled(p) = &action
+            && app.poll_changes_nothing(p)
+        {
+            continue;
+        }
         dirty |= !matches!(action, Action::Tick);
         if let Action::HeaderLoaded(h) = &action
             && *h == app.header
@@ -180,6 +203,15 @@ pub async fn run(engine: Engine, options: TuiOptions) -> Result<i32> {
             ctx.perform(effect);
         }
     }
+}
+
+/// Provider clients for adding an artist: the configured keys, the shared budgets.
+fn add_artist_clients(config: &Config, engine: &Engine) -> crate::engine::Clients {
+    crate::engine::Clients::from_config(
+        config,
+        engine.store(),
+        &crate::engine::clients::ClientSettings::default(),
+    )
 }
 
 struct EffectContext {
@@ -220,6 +252,34 @@ impl EffectContext {
                 queued: count(crate::store::runs::RunStatus::Queued),
                 running: count(crate::store::runs::RunStatus::Running),
             }));
+        });
+    }
+
+    /// Reads the runs active or finished since `since` and their artists (see [`app::Polled`]).
+    fn poll(&self, since: chrono::DateTime<Utc>) {
+        let engine = self.engine.clone();
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let store = engine.store();
+            let polled = async {
+                let runs = store.runs_active_or_finished_since(since).await?;
+                let mut ids: Vec<String> = runs.iter().map(|r| r.artist_id.clone()).collect();
+                ids.sort();
+                ids.dedup();
+                let artists = store.artist_summaries(&ids).await?;
+                let total = store.artist_count().await?;
+                Ok::<_, crate::store::StoreError>(app::Polled {
+                    runs,
+                    artists,
+                    total,
+                })
+            };
+            let _ = tx.send(match polled.await {
+                Ok(p) => Action::Polled(p),
+                Err(e) => Action::Failed(format!(
+                    "cannot follow the runs of other processes (the list may be stale): {e}"
+                )),
+            });
         });
     }
 
@@ -361,61 +421,64 @@ impl EffectContext {
                     };
                 });
             }
-            Effect::AddArtist { name } => {
+            Effect::SearchArtists { query } => {
                 let config = self.config.clone();
                 tokio::spawn(async move {
-                    let store = engine.store().clone();
-                    let clients = crate::engine::Clients::from_config(
-                        &config,
-                        &store,
-                        &crate::engine::clients::ClientSettings::default(),
-                    );
-                    use crate::engine::artist_import::{ImportOutcome, Pick, import_artist};
-                    let text = match import_artist(&store, &clients, Pick::ByName(name.clone()))
+                    let clients = add_artist_clients(&config, &engine);
+                    let _ = match crate::engine::artist_import::search_candidates(&clients, &query)
                         .await
                     {
+                        Ok(candidates) => tx.send(Action::CandidatesFound { query, candidates }),
+                        Err(e) => tx.send(Action::Failed(format!(
+                            "cannot search Ticketmaster for \"{query}\": {e}"
+                        ))),
+                    };
+                });
+            }
+            Effect::ImportArtist {
+                ticketmaster_id,
+                name,
+            } => {
+                let config = self.config.clone();
+                tokio::spawn(async move {
+                    use crate::engine::artist_import::{ImportOutcome, Pick, import_artist};
+                    let clients = add_artist_clients(&config, &engine);
+                    let store = engine.store().clone();
+                    let pick = Pick::ByTicketmasterId(ticketmaster_id.clone());
+                    let (artist_id, text) = match import_artist(&store, &clients, pick).await {
                         Ok(ImportOutcome::Imported {
                             artist_id, name, ..
                         }) => {
-                            let _ = engine
-                                .enqueue(&[(artist_id, name.clone())], RequestKind::Manual)
+                            let queued = engine
+                                .enqueue(&[(artist_id.clone(), name.clone())], RequestKind::Manual)
                                 .await;
-                            format!("added {name}; syncing it")
+                            let text = match queued {
+                                Ok(_) => format!("added {name}; syncing it"),
+                                Err(e) => format!("added {name}, but cannot queue its sync: {e}"),
+                            };
+                            (Some(artist_id), text)
                         }
-                        Ok(ImportOutcome::AlreadyPresent { name, .. }) => {
-                            format!("{name} is already here; nothing changed")
-                        }
-                        Ok(ImportOutcome::NoMatch { candidates, .. }) => format!(
-                            "no attraction is named exactly \"{name}\"{}",
-                            if candidates.is_empty() {
-                                String::new()
-                            } else {
-                                format!(
-                                    "; close: {}",
-                                    candidates
-                                        .iter()
-                                        .take(5)
-                                        .map(|c| format!("{} ({})", c.name, c.ticketmaster_id))
-                                        .collect::<Vec<_>>()
-                                        .join(", ")
-                                )
-                            }
+                        Ok(ImportOutcome::AlreadyPresent {
+                            artist_id, name, ..
+                        }) => (
+                            Some(artist_id),
+                            format!("{name} is here already; nothing changed"),
                         ),
-                        Ok(ImportOutcome::Ambiguous { candidates, .. }) => format!(
-                            "{} attractions are named \"{name}\": {}; add one with `syncdeck artist add \"{name}\" --tm-id ID`",
-                            candidates.len(),
-                            candidates
-                                .iter()
-                                .map(|c| c.ticketmaster_id.clone())
-                                .collect::<Vec<_>>()
-                                .join(", ")
+                        Ok(other) => (
+                            None,
+                            format!("cannot add {name} ({ticketmaster_id}): unexpected {other:?}"),
                         ),
-                        Err(e) => format!("cannot add \"{name}\": {e}"),
+                        Err(e) => (None, format!("cannot add {name} ({ticketmaster_id}): {e}")),
                     };
-                    let _ = tx.send(Action::Notice(text));
-                    let _ = tx.send(Action::Tick);
-                    if let Ok(list) = store.all_artists().await {
-                        let _ = tx.send(Action::ArtistsLoaded(list));
+                    let _ = tx.send(match artist_id {
+                        Some(_) => Action::Notice(text),
+                        None => Action::Failed(text),
+                    });
+                    if let Some(id) = artist_id
+                        && let Ok(mut found) = store.artist_summaries(&[id]).await
+                        && let Some(a) = found.pop()
+                    {
+                        let _ = tx.send(Action::ArtistAdded(a));
                     }
                 });
             }

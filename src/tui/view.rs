@@ -6,12 +6,13 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
 
-use super::app::{App, Confirm, Focus, Mode, Overlay};
+use super::app::{App, Confirm, Focus, Mode, Overlay, Picker};
 use super::keys::Command;
 use super::theme::Theme;
 use crate::checks::CheckStatus;
+use crate::store::artists::ArtistSummary;
 use crate::store::sync_status::{PartStatus, Source};
 use crate::store::time::relative;
 use crate::text::{sanitize, truncate};
@@ -62,9 +63,55 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, now: DateTime<Utc>)
         Some(Overlay::Jobs) => draw_jobs(frame, app, theme, area, now),
         None => {}
     }
-    if let Mode::Confirm(c) = &app.mode {
-        draw_confirm(frame, c, theme, area);
+    match &app.mode {
+        Mode::Confirm(c) => draw_confirm(frame, c, theme, area),
+        Mode::PickArtist(p) => draw_picker(frame, p, theme, area),
+        _ => {}
     }
+}
+
+fn draw_picker(frame: &mut Frame<'_>, p: &Picker, theme: &Theme, area: Rect) {
+    let r = overlay_area(area);
+    frame.render_widget(Clear, r);
+    let title = format!(
+        " Add artist · {} Ticketmaster results for \"{}\" · enter imports and syncs · esc cancels ",
+        p.candidates.len(),
+        truncate(&sanitize(&p.query), 30)
+    );
+    let rows: Vec<Row> = p
+        .candidates
+        .iter()
+        .zip(&p.present)
+        .map(|(c, here)| {
+            let (mark, style) = if *here {
+                ("here already", theme.dim)
+            } else {
+                ("", theme.base)
+            };
+            Row::new(vec![
+                Cell::from(sanitize(&c.name)),
+                Cell::from(sanitize(&c.describe())),
+                Cell::from(c.ticketmaster_id.clone()),
+                Cell::from(mark),
+            ])
+            .style(style)
+        })
+        .collect();
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Min(18),
+            Constraint::Min(24),
+            Constraint::Length(22),
+            Constraint::Length(12),
+        ],
+    )
+    .header(Row::new(["NAME", "WHAT", "TICKETMASTER ID", ""]).style(theme.title))
+    .row_highlight_style(theme.selected)
+    .highlight_symbol("▸ ")
+    .block(Block::bordered().title(Span::styled(title, theme.title)));
+    let mut state = TableState::default().with_selected(Some(p.selected));
+    frame.render_stateful_widget(table, r, &mut state);
 }
 
 fn thousands(n: i64) -> String {
@@ -273,17 +320,84 @@ fn draw_table(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect, now: 
     }
 }
 
+/// The detail pane's size inside its border for a terminal of this size (mirrors `draw`'s
+/// layout), so `update` can bound the detail's scroll.
+pub fn detail_inner_size(width: u16, height: u16) -> (u16, u16) {
+    let body = height.saturating_sub(2);
+    let h = (body * 11 / 20).max(8);
+    let w = (u32::from(width) * 55 / 100) as u16;
+    (w.saturating_sub(2), h.saturating_sub(2))
+}
+
+/// How many rows these lines take, word-wrapped as the detail pane wraps them, at `width`.
+pub fn wrapped_rows(lines: &[Line<'_>], width: u16) -> usize {
+    Paragraph::new(lines.to_vec())
+        .wrap(Wrap { trim: false })
+        .line_count(width.max(1))
+}
+
+/// The furthest the detail pane can scroll: its rows beyond the pane's height.
+pub fn detail_max_scroll(app: &App, now: DateTime<Utc>) -> u16 {
+    let (w, h) = detail_inner_size(app.width, app.height);
+    let theme = Theme::new(super::theme::ThemeName::Mono);
+    let rows = app
+        .selected_artist()
+        .map(|a| wrapped_rows(&detail_lines(app, a, &theme, now, w < 60), w))
+        .unwrap_or(0);
+    rows.saturating_sub(usize::from(h))
+        .min(usize::from(u16::MAX)) as u16
+}
+
 fn draw_detail(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect, now: DateTime<Utc>) {
     let Some(artist) = app.selected_artist() else {
         frame.render_widget(Block::bordered().title(" Detail "), area);
         return;
     };
+    let lines = detail_lines(app, artist, theme, now, area.width < 60);
+    let inner = Block::bordered().inner(area);
+    let max_scroll = wrapped_rows(&lines, inner.width).saturating_sub(usize::from(inner.height));
+    let scroll = usize::from(app.detail_scroll).min(max_scroll) as u16;
+    let more = match (scroll > 0, usize::from(scroll) < max_scroll) {
+        (_, true) => " · more below · ",
+        (true, false) => " · top above · ",
+        _ => " ",
+    };
+    let focus = if app.focus == Focus::Detail {
+        "↑↓ scroll "
+    } else {
+        ""
+    };
     let title = format!(
-        " {} ",
-        truncate(&sanitize(&artist.name), area.width as usize - 4)
+        " {}{more}{focus}",
+        truncate(
+            &sanitize(&artist.name),
+            (area.width as usize).saturating_sub(20).max(8)
+        )
     );
+    let p = Paragraph::new(lines)
+        .block(
+            Block::bordered()
+                .title(Span::styled(title, theme.title))
+                .border_style(if app.focus == Focus::Detail {
+                    theme.title
+                } else {
+                    theme.border
+                }),
+        )
+        .wrap(Wrap { trim: false })
+        .scroll((scroll, 0));
+    frame.render_widget(p, area);
+}
+
+/// Everything the detail pane says of one artist, before wrapping.
+fn detail_lines<'a>(
+    app: &App,
+    artist: &ArtistSummary,
+    theme: &Theme,
+    now: DateTime<Utc>,
+    narrow: bool,
+) -> Vec<Line<'a>> {
     let mut lines: Vec<Line> = Vec::new();
-    let narrow = area.width < 60;
     let stamp = |t: Option<DateTime<Utc>>| {
         t.map(|t| {
             if narrow {
@@ -336,6 +450,10 @@ fn draw_detail(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect, now:
         "musicbrainz   {}",
         artist.setlist_fm_mbid.as_deref().unwrap_or("-")
     )));
+    lines.push(Line::from(format!(
+        "upcoming      {} events listed by Ticketmaster (the table's SHOWS)",
+        thousands(artist.upcoming_shows_count)
+    )));
     if let Some(d) = app
         .detail
         .as_ref()
@@ -343,7 +461,7 @@ fn draw_detail(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect, now:
     {
         let x = &d.detail;
         lines.push(Line::from(format!(
-            "counts        {} shows · {} venues · {} songs · {} setlists",
+            "stored        {} shows it headlines · {} venues · {} songs · {} setlists",
             thousands(x.shows_count),
             thousands(x.venues_count),
             thousands(x.summary.songs_count),
@@ -355,6 +473,28 @@ fn draw_detail(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect, now:
                 sanitize(&x.genres.join(", "))
             )));
         }
+        let number = |n: Option<i64>| n.map(thousands).unwrap_or_else(|| "-".into());
+        lines.push(Line::from(format!(
+            "spotify       {} followers · popularity {}",
+            number(x.followers),
+            number(x.popularity)
+        )));
+        for (label, value) in [
+            ("tm page", &x.url),
+            ("spotify page", &x.spotify_url),
+            ("image url", &x.image_url),
+        ] {
+            lines.push(Line::from(format!(
+                "{label:<13} {}",
+                value.as_deref().map(sanitize).unwrap_or_else(|| "-".into())
+            )));
+        }
+        lines.push(Line::from(format!(
+            "row           created {} · updated {} · id {}",
+            stamp(x.created_at),
+            stamp(x.updated_at),
+            artist.id
+        )));
     }
     if let Some(d) = app
         .detail
@@ -406,14 +546,7 @@ fn draw_detail(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect, now:
             }
         }
     }
-    let p = Paragraph::new(lines)
-        .block(
-            Block::bordered()
-                .title(Span::styled(title, theme.title))
-                .border_style(theme.border),
-        )
-        .wrap(Wrap { trim: false });
-    frame.render_widget(p, area);
+    lines
 }
 
 fn draw_log(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
@@ -491,13 +624,24 @@ fn draw_status(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
             sanitize(&app.input)
         ),
         Mode::Confirm(_) => " y yes · n no".to_string(),
+        Mode::PickArtist(_) => format!(
+            " {} pick · enter import and sync · esc cancel",
+            app.keys.label(Command::Up)
+        ),
         Mode::Normal => {
             let hints = match app.overlay {
                 Some(Overlay::Env) => vec![
                     hint(app, Command::RunChecks, "run live checks"),
+                    "↑↓ scroll".into(),
                     "esc close".into(),
                 ],
-                Some(_) => vec!["esc close".into()],
+                Some(Overlay::Jobs) => vec![
+                    "↑↓ select".into(),
+                    hint(app, Command::Cancel, "cancel the job"),
+                    hint(app, Command::Detail, "open its artist"),
+                    "esc close".into(),
+                ],
+                Some(Overlay::Help) => vec!["↑↓ scroll".into(), "esc close".into()],
                 None => vec![
                     hint(app, Command::Sync, "sync"),
                     hint(app, Command::SyncMany, "sync marked/shown"),
@@ -549,23 +693,36 @@ fn draw_confirm(frame: &mut Frame<'_>, c: &Confirm, theme: &Theme, area: Rect) {
     frame.render_widget(p, r);
 }
 
+/// Overlays take the whole screen between the header and the status bar (no fringe of the
+/// table showing through at the sides).
 fn overlay_area(area: Rect) -> Rect {
-    centered(
-        area,
-        area.width.saturating_sub(4),
-        area.height.saturating_sub(2),
-    )
+    Rect {
+        x: area.x,
+        y: area.y + 1,
+        width: area.width,
+        height: area.height.saturating_sub(2),
+    }
 }
 
 fn draw_help(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
     let r = overlay_area(area);
     frame.render_widget(Clear, r);
-    let block = Block::bordered().title(Span::styled(" Help · esc closes ", theme.title));
+    let entries = app.keys.help();
+    // Two columns, so every key fits at 80×24; smaller terminals scroll.
+    let half = entries.len().div_ceil(2);
+    let visible = usize::from(r.height.saturating_sub(4));
+    let title = if half > visible {
+        let first = usize::from(app.help_scroll).min(half - visible) + 1;
+        format!(
+            " Help · rows {first}–{} of {half} · ↑↓ scroll · esc closes ",
+            first + visible - 1
+        )
+    } else {
+        " Help · esc closes ".to_string()
+    };
+    let block = Block::bordered().title(Span::styled(title, theme.title));
     let inner = block.inner(r);
     frame.render_widget(block, r);
-    let entries = app.keys.help();
-    // Two columns, so every key fits at 80×24.
-    let half = entries.len().div_ceil(2);
     let [left, right, foot] = {
         let [top, foot] =
             Layout::vertical([Constraint::Min(1), Constraint::Length(2)]).areas(inner);
@@ -595,7 +752,9 @@ fn draw_help(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
                 ])
             })
             .collect();
-        frame.render_widget(Paragraph::new(lines), col);
+        let max_scroll = lines.len().saturating_sub(usize::from(col.height));
+        let scroll = usize::from(app.help_scroll).min(max_scroll) as u16;
+        frame.render_widget(Paragraph::new(lines).scroll((scroll, 0)), col);
     }
     frame.render_widget(
         Paragraph::new(
@@ -607,60 +766,88 @@ fn draw_help(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
     );
 }
 
+/// The env panel as lines: per check a line of name, status, source, preview and latency,
+/// then its detail and hint indented below (wrapped, so nothing is cut at 80 columns).
+fn env_lines<'a>(app: &App, theme: &Theme) -> Vec<Line<'a>> {
+    let Some(report) = &app.env else {
+        return Vec::new();
+    };
+    let name_width = report
+        .checks
+        .iter()
+        .map(|c| c.name.chars().count())
+        .max()
+        .unwrap_or(8);
+    let mut lines = vec![Line::from(Span::styled(
+        format!(
+            "{:<name_width$} {:<12} {:<5} {:<24} LATENCY",
+            "NAME", "STATUS", "FROM", "VALUE (redacted)"
+        ),
+        theme.title,
+    ))];
+    for c in &report.checks {
+        let style = match c.status {
+            CheckStatus::Ok => theme.success,
+            CheckStatus::Skipped => theme.dim,
+            _ if c.required => theme.error,
+            _ => theme.warn,
+        };
+        let source = c.source.map(|s| s.label()).unwrap_or("");
+        let latency = c
+            .latency_ms
+            .map(|ms| format!("{ms} ms"))
+            .unwrap_or_default();
+        lines.push(Line::from(vec![
+            Span::raw(format!("{:<name_width$} ", c.name)),
+            Span::styled(format!("{:<12}", c.status.as_str()), style),
+            Span::raw(format!(
+                " {source:<5} {:<24} {latency}",
+                c.preview.as_deref().unwrap_or("")
+            )),
+        ]));
+        let mut detail = format!("  {}", sanitize(&c.detail));
+        if let Some(h) = &c.hint {
+            detail.push_str(" · ");
+            detail.push_str(&sanitize(h));
+        }
+        lines.push(Line::from(Span::styled(detail, theme.dim)));
+    }
+    lines
+}
+
+/// The furthest the env panel can scroll at the app's terminal size.
+pub fn env_max_scroll(app: &App) -> u16 {
+    let theme = Theme::new(super::theme::ThemeName::Mono);
+    let rows = wrapped_rows(&env_lines(app, &theme), app.width.saturating_sub(2));
+    let visible = usize::from(app.height.saturating_sub(4));
+    rows.saturating_sub(visible).min(usize::from(u16::MAX)) as u16
+}
+
 fn draw_env(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
     let r = overlay_area(area);
     frame.render_widget(Clear, r);
+    let lines = env_lines(app, theme);
+    let inner = Block::bordered().inner(r);
+    let max_scroll = wrapped_rows(&lines, inner.width).saturating_sub(usize::from(inner.height));
+    let scroll = usize::from(app.env_scroll).min(max_scroll) as u16;
+    let more = if usize::from(scroll) < max_scroll {
+        "more below (↓) · "
+    } else {
+        ""
+    };
     let title = if app.env_running {
         " Environment and secrets · live checks running… ".to_string()
     } else {
         format!(
-            " Environment and secrets · {} runs the live checks · esc closes ",
+            " Environment and secrets · {more}{} runs the live checks · esc closes ",
             app.keys.label(Command::RunChecks)
         )
     };
-    let mut rows = Vec::new();
-    if let Some(report) = &app.env {
-        for c in &report.checks {
-            let style = match c.status {
-                CheckStatus::Ok => theme.success,
-                CheckStatus::Skipped => theme.dim,
-                _ if c.required => theme.error,
-                _ => theme.warn,
-            };
-            let source = c.source.map(|s| s.label().to_string()).unwrap_or_default();
-            let latency = c
-                .latency_ms
-                .map(|ms| format!("{ms} ms"))
-                .unwrap_or_default();
-            let mut detail = sanitize(&c.detail);
-            if let Some(h) = &c.hint {
-                detail.push_str(" · ");
-                detail.push_str(&sanitize(h));
-            }
-            rows.push(Row::new(vec![
-                Cell::from(c.name.clone()),
-                Cell::from(c.status.as_str()).style(style),
-                Cell::from(source),
-                Cell::from(c.preview.clone().unwrap_or_default()),
-                Cell::from(latency),
-                Cell::from(detail),
-            ]));
-        }
-    }
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(26),
-            Constraint::Length(12),
-            Constraint::Length(6),
-            Constraint::Length(22),
-            Constraint::Length(8),
-            Constraint::Min(20),
-        ],
-    )
-    .header(Row::new(["NAME", "STATUS", "FROM", "VALUE", "LATENCY", "DETAIL"]).style(theme.title))
-    .block(Block::bordered().title(Span::styled(title, theme.title)));
-    frame.render_widget(table, r);
+    let p = Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .scroll((scroll, 0))
+        .block(Block::bordered().title(Span::styled(title, theme.title)));
+    frame.render_widget(p, r);
 }
 
 fn draw_jobs(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect, now: DateTime<Utc>) {
@@ -668,6 +855,7 @@ fn draw_jobs(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect, now: D
     let r = overlay_area(area);
     frame.render_widget(Clear, r);
     let count = |s: RunStatus| app.jobs.iter().filter(|j| j.status == s).count();
+    let wide = r.width >= 110;
     let title = format!(
         " Jobs · {} queued · {} running · {} failed · {} done · esc closes ",
         count(RunStatus::Queued),
@@ -693,40 +881,59 @@ fn draw_jobs(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect, now: D
                     .unwrap_or_default(),
                 _ => j.error.as_deref().map(sanitize).unwrap_or_default(),
             };
-            Row::new(vec![
+            let mut cells = vec![
                 Cell::from(j.status.as_str()).style(style),
                 Cell::from(sanitize(&j.artist_name)),
                 Cell::from(format!("{}/{}", j.attempts, j.max_attempts)),
                 Cell::from(j.requested_at.map(|t| relative(t, now)).unwrap_or_default()),
-                Cell::from(j.worker.clone().unwrap_or_default()),
-                Cell::from(progress),
-            ])
+            ];
+            if wide {
+                cells.push(Cell::from(j.worker.clone().unwrap_or_default()));
+            }
+            cells.push(Cell::from(progress));
+            Row::new(cells)
         })
         .collect();
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(11),
-            Constraint::Length(28),
-            Constraint::Length(7),
-            Constraint::Length(9),
-            Constraint::Length(18),
-            Constraint::Min(20),
-        ],
-    )
-    .header(
-        Row::new([
-            "STATUS",
-            "ARTIST",
-            "TRIES",
-            "QUEUED",
-            "WORKER",
-            "PROGRESS / ERROR",
-        ])
-        .style(theme.title),
-    )
-    .block(Block::bordered().title(Span::styled(title, theme.title)));
-    frame.render_widget(table, r);
+    // Below 110 columns the worker gives way to the artist and the error.
+    let (widths, header) = if wide {
+        (
+            vec![
+                Constraint::Length(11),
+                Constraint::Length(28),
+                Constraint::Length(5),
+                Constraint::Length(8),
+                Constraint::Length(18),
+                Constraint::Min(20),
+            ],
+            vec![
+                "STATUS",
+                "ARTIST",
+                "TRIES",
+                "QUEUED",
+                "WORKER",
+                "PROGRESS / ERROR",
+            ],
+        )
+    } else {
+        (
+            vec![
+                Constraint::Length(11),
+                Constraint::Length(20),
+                Constraint::Length(5),
+                Constraint::Length(8),
+                Constraint::Min(16),
+            ],
+            vec!["STATUS", "ARTIST", "TRIES", "QUEUED", "PROGRESS / ERROR"],
+        )
+    };
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(theme.title))
+        .row_highlight_style(theme.selected)
+        .highlight_symbol("▸ ")
+        .block(Block::bordered().title(Span::styled(title, theme.title)));
+    let mut state =
+        TableState::default().with_selected((!app.jobs.is_empty()).then_some(app.jobs_selected));
+    frame.render_stateful_widget(table, r, &mut state);
 }
 
 /// The style the table gives a status cell (for tests of the themes).
