@@ -523,3 +523,46 @@ fn after_a_panic_the_cursor_is_below_the_report() {
         screen.contents()
     );
 }
+
+#[test]
+fn a_adds_an_artist_picked_from_ticketmaster_results() {
+    // The fake's fixtures hold two attractions named "Trap Fixture Band": a name alone cannot
+    // tell them apart, the picker can.
+    let mut c = Console::start(&demo_args("none", "0"), &[], 30, 120);
+    c.wait_for("Artists 30 of 30", STARTUP);
+    c.send(b"a");
+    c.wait_for("add artist (Ticketmaster search)", STEP);
+    c.type_text("Trap Fixture Band");
+    c.send(b"\r");
+    c.wait_for("Ticketmaster results for \"Trap Fixture Band\"", STEP);
+    c.wait_for("K8vZ917TRP2", STEP);
+    // Select the namesake without links (whatever the search order) and import it.
+    // The picker covers the table: the one line with the marker is its selected result.
+    let picked = |c: &Console| {
+        c.contents()
+            .lines()
+            .find(|l| l.contains('▸'))
+            .map(str::to_string)
+            .unwrap_or_default()
+    };
+    for _ in 0..20 {
+        let before = picked(&c);
+        if before.contains("K8vZ917TRP2") {
+            break;
+        }
+        c.send(b"j");
+        c.wait_until("the picker's selection to move", STEP, |c| picked(c) != before);
+    }
+    assert!(picked(&c).contains("K8vZ917TRP2"), "picker:\n{}", c.contents());
+    c.send(b"\r");
+    c.wait_for("added Trap Fixture Band; syncing it", STEP);
+    c.wait_for("Artists 31 of 31", STEP);
+    // It is selected, and its sync (queued at once) runs to the end.
+    c.wait_until("the new artist's row to read success", STEP, |c| {
+        c.selected_row()
+            .is_some_and(|r| r.contains("Trap Fixture Band") && r.contains("success"))
+    });
+    let status = c.quit();
+    assert!(status.success(), "exit status {status:?}");
+    assert_terminal_restored(&c);
+}
