@@ -551,9 +551,15 @@ fn a_adds_an_artist_picked_from_ticketmaster_results() {
             break;
         }
         c.send(b"j");
-        c.wait_until("the picker's selection to move", STEP, |c| picked(c) != before);
+        c.wait_until("the picker's selection to move", STEP, |c| {
+            picked(c) != before
+        });
     }
-    assert!(picked(&c).contains("K8vZ917TRP2"), "picker:\n{}", c.contents());
+    assert!(
+        picked(&c).contains("K8vZ917TRP2"),
+        "picker:\n{}",
+        c.contents()
+    );
     c.send(b"\r");
     c.wait_for("added Trap Fixture Band; syncing it", STEP);
     c.wait_for("Artists 31 of 31", STEP);
