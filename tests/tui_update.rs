@@ -1414,6 +1414,7 @@ fn the_poll_follows_other_processes() {
             artist("a2", "Bravo Sound", status(Success, Success, Success), None),
         ],
         total: 6,
+        newest_update: None,
     };
     assert!(!app.poll_changes_nothing(&poll));
     let effects = app.update(Action::Polled(poll.clone()));
@@ -1439,6 +1440,7 @@ fn the_poll_follows_other_processes() {
         runs: Vec::new(),
         artists: Vec::new(),
         total: 7,
+        newest_update: None,
     };
     assert!(!app.poll_changes_nothing(&more));
     assert_eq!(app.update(Action::Polled(more)), [Effect::LoadArtists]);
@@ -1455,8 +1457,22 @@ fn the_poll_follows_other_processes() {
         runs: Vec::new(),
         artists: Vec::new(),
         total: 6,
+        newest_update: None,
     }));
     assert!(app.live.contains_key("a6"));
+}
+
+#[test]
+fn a_poll_before_the_first_load_does_not_ask_for_another_load() {
+    let mut app = App::new(KeyMap::default());
+    let poll = Polled {
+        runs: Vec::new(),
+        artists: Vec::new(),
+        total: 100_000,
+        newest_update: None,
+    };
+    assert!(app.poll_changes_nothing(&poll));
+    assert!(app.update(Action::Polled(poll)).is_empty());
 }
 
 #[test]

@@ -319,6 +319,8 @@ pub struct Polled {
     pub runs: Vec<RunRow>,
     pub artists: Vec<ArtistSummary>,
     pub total: i64,
+    /// The newest `updated_at` of any artist (the loop reloads everything when it moved).
+    pub newest_update: Option<String>,
 }
 
 /// The console's state.
@@ -366,6 +368,8 @@ pub struct App {
     pub height: u16,
     /// Runs executing in this process (for the quit question).
     pub running_here: usize,
+    /// Every artist has been read at least once.
+    pub loaded: bool,
 }
 
 impl App {
@@ -407,6 +411,7 @@ impl App {
             width: 80,
             height: 24,
             running_here: 0,
+            loaded: false,
         }
     }
 
@@ -517,6 +522,7 @@ impl App {
             .collect();
         self.search_keys = artists.iter().map(SearchKey::of).collect();
         self.artists = artists;
+        self.loaded = true;
         self.marks.retain(|id| self.index.contains_key(id));
         self.rebuild_view();
     }
@@ -661,7 +667,7 @@ impl App {
 
     /// Whether a poll would change nothing shown (the loop then skips the redraw).
     pub fn poll_changes_nothing(&self, p: &Polled) -> bool {
-        p.total == self.artists.len() as i64
+        (!self.loaded || p.total == self.artists.len() as i64)
             && p.artists.iter().all(|a| {
                 self.index
                     .get(&a.id)
@@ -704,7 +710,8 @@ impl App {
             }
         }
         let mut effects = Vec::new();
-        if p.total != self.artists.len() as i64 {
+        // Before the first load arrives the count means nothing (that load is on its way).
+        if self.loaded && p.total != self.artists.len() as i64 {
             // Artists were added or removed elsewhere: read them all again.
             effects.push(Effect::LoadArtists);
         }

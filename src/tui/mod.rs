@@ -30,8 +30,10 @@ const POLL_EVERY_TICKS: u64 = 2;
 /// How far each look reaches back before the previous one: covers clock skew between
 /// machines and runs committed just after the previous look.
 const POLL_OVERLAP: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
-/// Every artist is read again this often (changes made outside syncdeck have no run).
+/// Every artist is read again this often when any artist's `updated_at` moved (changes made
+/// outside syncdeck have no run), and every `FULL_RELOAD_ANYWAY` regardless.
 const FULL_RELOAD_EVERY: Duration = Duration::from_secs(300);
+const FULL_RELOAD_ANYWAY: Duration = Duration::from_secs(1800);
 
 /// What the console starts with.
 pub struct TuiOptions {
@@ -112,6 +114,9 @@ pub async fn run(engine: Engine, options: TuiOptions) -> Result<i32> {
     let mut last_full_refresh = Instant::now();
     let mut ticks: u64 = 0;
     let mut poll_since = Utc::now() - POLL_OVERLAP;
+    // The newest artist `updated_at` seen by the polls, and as of the last full reload.
+    let mut newest_update: Option<String> = None;
+    let mut newest_at_reload: Option<String> = None;
     let frame_budget = Duration::from_millis(16);
     loop {
         if dirty && last_draw.elapsed() >= frame_budget {
@@ -169,9 +174,15 @@ pub async fn run(engine: Engine, options: TuiOptions) -> Result<i32> {
                     ctx.poll(poll_since);
                     poll_since = Utc::now() - POLL_OVERLAP;
                 }
-                if last_full_refresh.elapsed() >= FULL_RELOAD_EVERY {
-                    // A safety net for edits made outside syncdeck (the app, SQL by hand).
+                // A safety net for edits made outside syncdeck (the app, SQL by hand): every
+                // 5 minutes if any artist's updated_at moved since the last reload, every 30
+                // minutes regardless (an edit that left updated_at alone).
+                let moved = newest_update != newest_at_reload;
+                if (moved && last_full_refresh.elapsed() >= FULL_RELOAD_EVERY)
+                    || last_full_refresh.elapsed() >= FULL_RELOAD_ANYWAY
+                {
                     last_full_refresh = Instant::now();
+                    newest_at_reload.clone_from(&newest_update);
                     ctx.perform(Effect::LoadArtists);
                 }
                 // "last sync 4m ago" moves on even when nothing else does.
@@ -181,10 +192,14 @@ pub async fn run(engine: Engine, options: TuiOptions) -> Result<i32> {
             _ = tokio::time::sleep(wait) => None,
         };
         let Some(action) = action else { continue };
-        if let Action::Polled(p) = &action
-            && app.poll_changes_nothing(p)
-        {
-            continue;
+        if let Action::Polled(p) = &action {
+            newest_update.clone_from(&p.newest_update);
+            if newest_at_reload.is_none() {
+                newest_at_reload.clone_from(&p.newest_update);
+            }
+            if app.poll_changes_nothing(p) {
+                continue;
+            }
         }
         dirty |= !matches!(action, Action::Tick);
         if let Action::HeaderLoaded(h) = &action
@@ -267,11 +282,12 @@ impl EffectContext {
                 ids.sort();
                 ids.dedup();
                 let artists = store.artist_summaries(&ids).await?;
-                let total = store.artist_count().await?;
+                let (total, newest_update) = store.artists_fingerprint().await?;
                 Ok::<_, crate::store::StoreError>(app::Polled {
                     runs,
                     artists,
                     total,
+                    newest_update,
                 })
             };
             let _ = tx.send(match polled.await {
