@@ -322,14 +322,23 @@ impl Store {
         Ok(out)
     }
 
-    /// How many artists exist and the newest `updated_at`: one scan that tells a reader holding
-    /// every artist whether a full re-read could show anything new.
-    pub async fn artists_fingerprint(&self) -> Result<(i64, Option<String>), StoreError> {
-        let q = crate::sql!("SELECT count(*), max(updated_at)::text FROM artists");
-        crate::with_pool!(&self.db, pool, b => {
-            sqlx::query_as(q.text(b)).fetch_one(pool).await
+    /// How many artists exist (cheap: the database counts an index).
+    pub async fn artist_count(&self) -> Result<i64, StoreError> {
+        crate::with_pool!(&self.db, pool, _b => {
+            sqlx::query_scalar("SELECT count(*) FROM artists").fetch_one(pool).await
         })
         .map_err(|e| StoreError::query("counting artists", e))
+    }
+
+    /// The newest `updated_at` of any artist: tells a reader holding every artist whether a
+    /// full re-read could show anything new. A scan of every row (the app's table has no index
+    /// on it), so asked seldom.
+    pub async fn artists_newest_update(&self) -> Result<Option<String>, StoreError> {
+        let q = crate::sql!("SELECT max(updated_at)::text FROM artists");
+        crate::with_pool!(&self.db, pool, b => {
+            sqlx::query_scalar(q.text(b)).fetch_one(pool).await
+        })
+        .map_err(|e| StoreError::query("reading the newest artist update", e))
     }
 
     /// One artist by uuid, with counts of its shows, venues, songs and setlists.

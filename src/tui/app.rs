@@ -319,8 +319,9 @@ pub struct Polled {
     pub runs: Vec<RunRow>,
     pub artists: Vec<ArtistSummary>,
     pub total: i64,
-    /// The newest `updated_at` of any artist (the loop reloads everything when it moved).
-    pub newest_update: Option<String>,
+    /// The newest `updated_at` of any artist, when this poll read it (`Some`; every 30 s):
+    /// the loop reloads everything when it moved.
+    pub newest_update: Option<Option<String>>,
 }
 
 /// The console's state.

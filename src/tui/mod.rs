@@ -34,6 +34,8 @@ const POLL_OVERLAP: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
 /// outside syncdeck have no run), and every `FULL_RELOAD_ANYWAY` regardless.
 const FULL_RELOAD_EVERY: Duration = Duration::from_secs(300);
 const FULL_RELOAD_ANYWAY: Duration = Duration::from_secs(1800);
+/// How often (in ticks) a poll also reads the newest artist `updated_at` (a full scan).
+const NEWEST_UPDATE_EVERY_TICKS: u64 = 30;
 
 /// What the console starts with.
 pub struct TuiOptions {
@@ -115,7 +117,7 @@ pub async fn run(engine: Engine, options: TuiOptions) -> Result<i32> {
     let mut ticks: u64 = 0;
     let mut poll_since = Utc::now() - POLL_OVERLAP;
     // The newest artist `updated_at` seen by the polls, and as of the last full reload.
-    let mut newest_update: Option<String> = None;
+    let mut newest_update: Option<Option<String>> = None;
     let mut newest_at_reload: Option<String> = None;
     let frame_budget = Duration::from_millis(16);
     loop {
@@ -171,18 +173,20 @@ pub async fn run(engine: Engine, options: TuiOptions) -> Result<i32> {
                 }
                 if ticks.is_multiple_of(POLL_EVERY_TICKS) {
                     // Other processes sync too: re-read only the artists their runs touched.
-                    ctx.poll(poll_since);
+                    ctx.poll(poll_since, ticks.is_multiple_of(NEWEST_UPDATE_EVERY_TICKS));
                     poll_since = Utc::now() - POLL_OVERLAP;
                 }
                 // A safety net for edits made outside syncdeck (the app, SQL by hand): every
                 // 5 minutes if any artist's updated_at moved since the last reload, every 30
                 // minutes regardless (an edit that left updated_at alone).
-                let moved = newest_update != newest_at_reload;
+                let moved = newest_update
+                    .as_ref()
+                    .is_some_and(|n| *n != newest_at_reload);
                 if (moved && last_full_refresh.elapsed() >= FULL_RELOAD_EVERY)
                     || last_full_refresh.elapsed() >= FULL_RELOAD_ANYWAY
                 {
                     last_full_refresh = Instant::now();
-                    newest_at_reload.clone_from(&newest_update);
+                    newest_at_reload = newest_update.clone().flatten();
                     ctx.perform(Effect::LoadArtists);
                 }
                 // "last sync 4m ago" moves on even when nothing else does.
@@ -193,9 +197,12 @@ pub async fn run(engine: Engine, options: TuiOptions) -> Result<i32> {
         };
         let Some(action) = action else { continue };
         if let Action::Polled(p) = &action {
-            newest_update.clone_from(&p.newest_update);
-            if newest_at_reload.is_none() {
-                newest_at_reload.clone_from(&p.newest_update);
+            if let Some(newest) = &p.newest_update {
+                if newest_update.is_none() {
+                    // The first reading: what the start-up load saw.
+                    newest_at_reload.clone_from(newest);
+                }
+                newest_update = Some(newest.clone());
             }
             if app.poll_changes_nothing(p) {
                 continue;
@@ -271,7 +278,7 @@ impl EffectContext {
     }
 
     /// Reads the runs active or finished since `since` and their artists (see [`app::Polled`]).
-    fn poll(&self, since: chrono::DateTime<Utc>) {
+    fn poll(&self, since: chrono::DateTime<Utc>, read_newest_update: bool) {
         let engine = self.engine.clone();
         let tx = self.tx.clone();
         tokio::spawn(async move {
@@ -282,7 +289,12 @@ impl EffectContext {
                 ids.sort();
                 ids.dedup();
                 let artists = store.artist_summaries(&ids).await?;
-                let (total, newest_update) = store.artists_fingerprint().await?;
+                let total = store.artist_count().await?;
+                let newest_update = if read_newest_update {
+                    Some(store.artists_newest_update().await?)
+                } else {
+                    None
+                };
                 Ok::<_, crate::store::StoreError>(app::Polled {
                     runs,
                     artists,
