@@ -805,12 +805,15 @@ fn env_lines<'a>(app: &App, theme: &Theme) -> Vec<Line<'a>> {
                 c.preview.as_deref().unwrap_or("")
             )),
         ]));
-        let mut detail = format!("  {}", sanitize(&c.detail));
-        if let Some(h) = &c.hint {
-            detail.push_str(" · ");
-            detail.push_str(&sanitize(h));
+        let mut detail: Vec<String> = vec![sanitize(&c.detail)];
+        detail.extend(c.hint.as_deref().map(sanitize));
+        detail.retain(|d| !d.trim().is_empty());
+        if !detail.is_empty() {
+            lines.push(Line::from(Span::styled(
+                format!("  {}", detail.join(" · ")),
+                theme.dim,
+            )));
         }
-        lines.push(Line::from(Span::styled(detail, theme.dim)));
     }
     lines
 }
