@@ -115,6 +115,7 @@ async fn cancelling_a_queued_run_skips_it_and_leaves_the_artist_as_it_was() {
         engine.cancel(&q[0].run_id).await.unwrap(),
         CancelOutcome::NotActive
     );
+    let before = chrono::Utc::now() - chrono::Duration::seconds(1);
     engine.start().await.unwrap();
     let runs = engine
         .wait_for(&[q[0].run_id.clone(), q[1].run_id.clone()])
@@ -122,6 +123,26 @@ async fn cancelling_a_queued_run_skips_it_and_leaves_the_artist_as_it_was() {
         .unwrap();
     assert_eq!(runs[0].status, RunStatus::Cancelled);
     assert_eq!(runs[1].status, RunStatus::Succeeded);
+    // What the console's poll reads: both ended after `before`, none after now.
+    let mut seen: Vec<String> = store
+        .runs_active_or_finished_since(before)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    seen.sort();
+    let mut want = vec![q[0].run_id.clone(), q[1].run_id.clone()];
+    want.sort();
+    assert_eq!(seen, want);
+    let later = chrono::Utc::now() + chrono::Duration::seconds(60);
+    assert!(
+        store
+            .runs_active_or_finished_since(later)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let target = store.sync_target(&a.0).await.unwrap().unwrap();
     assert!(
         target

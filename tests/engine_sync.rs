@@ -55,6 +55,7 @@ async fn full_sync(url: DatabaseUrl) {
     let store = common::migrated_store(&url).await;
     seed(&store, &fake).await;
     let engine: Engine = engine_for(&fake, &store, &url, 20, 4).await;
+    let before = chrono::Utc::now() - chrono::Duration::seconds(1);
     engine.start().await.expect("engine starts");
     let queued = engine
         .enqueue_selection(Selection::All, RequestKind::Bulk)
@@ -74,6 +75,21 @@ async fn full_sync(url: DatabaseUrl) {
         .map(|r| (r.artist_name.clone(), r.error.clone()))
         .collect();
     assert!(failed.is_empty(), "failed runs: {failed:?}");
+    // The console's poll sees every run that ended (and its artist) after `before`.
+    let polled = store
+        .runs_active_or_finished_since(before)
+        .await
+        .expect("poll");
+    assert_eq!(polled.len(), 30, "every finished run, once");
+    let later = chrono::Utc::now() + chrono::Duration::seconds(60);
+    assert!(
+        store
+            .runs_active_or_finished_since(later)
+            .await
+            .expect("poll")
+            .is_empty(),
+        "nothing ended in the future, nothing is active"
+    );
     for (name, status, error) in statuses(&store).await {
         assert_eq!(
             status, "ticketmaster=success,spotify=success,setlistfm=success",

@@ -50,7 +50,36 @@ on_both_backends!(
     list_filters_sorts_and_pages,
     tolerant_reading_matches_the_sql_mirror,
     sort_by_songs_count,
+    console_reads_agree_with_the_list,
 );
+
+/// The console's reads: every artist unordered, some by id, the count and newest update.
+async fn console_reads_agree_with_the_list(store: &Store) {
+    let catalog = Catalog::new(DEMO_SEED, 120);
+    store
+        .insert_catalog_artists(catalog.artists())
+        .await
+        .unwrap();
+    let mut listed = store.all_artists().await.unwrap();
+    let mut unordered = store.all_artists_unordered().await.unwrap();
+    assert_eq!(unordered.len(), 120);
+    listed.sort_by(|a, b| a.id.cmp(&b.id));
+    unordered.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(listed, unordered, "same rows, same fields");
+
+    let ids: Vec<String> = listed.iter().step_by(7).map(|a| a.id.clone()).collect();
+    let mut unknown = ids.clone();
+    unknown.push("00000000-0000-4000-8000-000000000000".into());
+    let mut some = store.artist_summaries(&unknown).await.unwrap();
+    some.sort_by(|a, b| a.id.cmp(&b.id));
+    let want: Vec<ArtistSummary> = listed.iter().step_by(7).cloned().collect();
+    assert_eq!(some, want, "by id, the unknown id left out");
+    assert!(store.artist_summaries(&[]).await.unwrap().is_empty());
+
+    assert_eq!(store.artist_count().await.unwrap(), 120);
+    let newest = store.artists_newest_update().await.unwrap();
+    assert!(newest.is_some(), "seeded rows carry updated_at");
+}
 
 async fn count(store: &Store, table: &str) -> i64 {
     let sql = format!("SELECT count(*) FROM {table}");

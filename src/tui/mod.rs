@@ -318,7 +318,7 @@ impl EffectContext {
             Effect::Quit => {}
             Effect::LoadArtists => {
                 tokio::spawn(async move {
-                    let _ = match engine.store().all_artists().await {
+                    let _ = match engine.store().all_artists_unordered().await {
                         Ok(list) => tx.send(Action::ArtistsLoaded(list)),
                         Err(e) => tx.send(Action::Failed(format!("cannot load the artists: {e}"))),
                     };
