@@ -1413,7 +1413,7 @@ fn the_poll_follows_other_processes() {
             ),
             artist("a2", "Bravo Sound", status(Success, Success, Success), None),
         ],
-        total: 6,
+        total: Some(6),
         newest_update: None,
     };
     assert!(!app.poll_changes_nothing(&poll));
@@ -1439,7 +1439,7 @@ fn the_poll_follows_other_processes() {
     let more = Polled {
         runs: Vec::new(),
         artists: Vec::new(),
-        total: 7,
+        total: Some(7),
         newest_update: None,
     };
     assert!(!app.poll_changes_nothing(&more));
@@ -1456,7 +1456,7 @@ fn the_poll_follows_other_processes() {
     app.update(Action::Polled(Polled {
         runs: Vec::new(),
         artists: Vec::new(),
-        total: 6,
+        total: Some(6),
         newest_update: None,
     }));
     assert!(app.live.contains_key("a6"));
@@ -1468,7 +1468,7 @@ fn a_poll_before_the_first_load_does_not_ask_for_another_load() {
     let poll = Polled {
         runs: Vec::new(),
         artists: Vec::new(),
-        total: 100_000,
+        total: Some(100_000),
         newest_update: None,
     };
     assert!(app.poll_changes_nothing(&poll));

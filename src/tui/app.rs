@@ -318,7 +318,9 @@ pub enum Action {
 pub struct Polled {
     pub runs: Vec<RunRow>,
     pub artists: Vec<ArtistSummary>,
-    pub total: i64,
+    /// How many artists exist, when this poll counted them (`Some`; every 10 s: a count
+    /// walks a whole index).
+    pub total: Option<i64>,
     /// The newest `updated_at` of any artist, when this poll read it (`Some`; every 30 s):
     /// the loop reloads everything when it moved.
     pub newest_update: Option<Option<String>>,
@@ -668,7 +670,7 @@ impl App {
 
     /// Whether a poll would change nothing shown (the loop then skips the redraw).
     pub fn poll_changes_nothing(&self, p: &Polled) -> bool {
-        (!self.loaded || p.total == self.artists.len() as i64)
+        (!self.loaded || p.total.is_none_or(|t| t == self.artists.len() as i64))
             && p.artists.iter().all(|a| {
                 self.index
                     .get(&a.id)
@@ -712,7 +714,7 @@ impl App {
         }
         let mut effects = Vec::new();
         // Before the first load arrives the count means nothing (that load is on its way).
-        if self.loaded && p.total != self.artists.len() as i64 {
+        if self.loaded && p.total.is_some_and(|t| t != self.artists.len() as i64) {
             // Artists were added or removed elsewhere: read them all again.
             effects.push(Effect::LoadArtists);
         }

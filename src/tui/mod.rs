@@ -36,6 +36,8 @@ const FULL_RELOAD_EVERY: Duration = Duration::from_secs(300);
 const FULL_RELOAD_ANYWAY: Duration = Duration::from_secs(1800);
 /// How often (in ticks) a poll also reads the newest artist `updated_at` (a full scan).
 const NEWEST_UPDATE_EVERY_TICKS: u64 = 30;
+/// How often (in ticks) a poll also counts the artists (added or removed elsewhere).
+const COUNT_EVERY_TICKS: u64 = 10;
 
 /// What the console starts with.
 pub struct TuiOptions {
@@ -173,7 +175,11 @@ pub async fn run(engine: Engine, options: TuiOptions) -> Result<i32> {
                 }
                 if ticks.is_multiple_of(POLL_EVERY_TICKS) {
                     // Other processes sync too: re-read only the artists their runs touched.
-                    ctx.poll(poll_since, ticks.is_multiple_of(NEWEST_UPDATE_EVERY_TICKS));
+                    ctx.poll(
+                        poll_since,
+                        ticks.is_multiple_of(COUNT_EVERY_TICKS),
+                        ticks.is_multiple_of(NEWEST_UPDATE_EVERY_TICKS),
+                    );
                     poll_since = Utc::now() - POLL_OVERLAP;
                 }
                 // A safety net for edits made outside syncdeck (the app, SQL by hand): every
@@ -278,7 +284,7 @@ impl EffectContext {
     }
 
     /// Reads the runs active or finished since `since` and their artists (see [`app::Polled`]).
-    fn poll(&self, since: chrono::DateTime<Utc>, read_newest_update: bool) {
+    fn poll(&self, since: chrono::DateTime<Utc>, count: bool, read_newest_update: bool) {
         let engine = self.engine.clone();
         let tx = self.tx.clone();
         tokio::spawn(async move {
@@ -289,7 +295,11 @@ impl EffectContext {
                 ids.sort();
                 ids.dedup();
                 let artists = store.artist_summaries(&ids).await?;
-                let total = store.artist_count().await?;
+                let total = if count {
+                    Some(store.artist_count().await?)
+                } else {
+                    None
+                };
                 let newest_update = if read_newest_update {
                     Some(store.artists_newest_update().await?)
                 } else {
