@@ -169,7 +169,11 @@ pub async fn run(engine: Engine, options: TuiOptions) -> Result<i32> {
             a = rx.recv() => a,
             _ = tick.tick() => {
                 ticks += 1;
-                ctx.load_header();
+                // The header (workers, budgets, queue counts) every 2 s; every second while
+                // syncs run here, when its counts move.
+                if app.active_count() > 0 || ticks.is_multiple_of(2) {
+                    ctx.load_header();
+                }
                 for effect in app.update(Action::Tick) {
                     ctx.perform(effect);
                 }
