@@ -39,7 +39,10 @@ pub struct DemoArgs {
 }
 
 /// A few of every kind, so retries and a failure or two show up.
-pub const DEFAULT_FAULTS: &str = "5xx=0.02,429=0.01,malformed=0.003";
+/// A few random faults everywhere (retried away), and 5 % of setlist.fm's resources broken for
+/// the first two minutes: a newcomer sees real failures within a minute, and `r` (retry failed)
+/// succeeding once they heal.
+pub const DEFAULT_FAULTS: &str = "5xx=0.02,429=0.01,malformed=0.003,setlistfm.broken=0.05:2m";
 
 /// The demo's fake: the real limits times `speed`.
 pub async fn start_fake(artists: usize, faults: &str, speed: u32) -> Result<FakeServer> {

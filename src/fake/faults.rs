@@ -7,10 +7,16 @@
 //! ITEM     := "seed=" INTEGER
 //!           | [PROVIDER "."] KIND "=" RATE [":" DURATION]
 //! PROVIDER := "tm" | "ticketmaster" | "spotify" | "setlistfm"
-//! KIND     := "latency" | "429" | "5xx" | "malformed" | "truncated" | "drop" | "slow"
-//! RATE     := a probability in 0..=1, drawn per request
-//! DURATION := for latency (default 200ms) and slow (default 2s): 200ms, 2s, 1.5s, 1m
+//! KIND     := "latency" | "429" | "5xx" | "malformed" | "truncated" | "drop" | "slow" | "broken"
+//! RATE     := a probability in 0..=1, drawn per request (for broken: the share of resources)
+//! DURATION := for latency (default 200ms) and slow (default 2s): 200ms, 2s, 1.5s, 1m;
+//!             for broken: how long after the server starts they stay broken (default: forever)
 //! ```
+//!
+//! `broken` is not drawn per request: a fixed share of resources (an artist's setlists, its
+//! albums; chosen by a hash of the resource, the same every run) answers 503 every time, as a
+//! broken upstream shard does. Job-level retries cannot get past it, so syncs of those artists
+//! fail for real, until the duration has passed.
 //!
 //! An item without a provider applies to all three; a prefixed one overrides it for that
 //! provider. Each provider draws from its own random stream (seeded by `seed=N` when given), so
@@ -46,6 +52,10 @@ pub struct FaultRates {
     /// Headers at once, the body after `slow_delay`.
     pub slow: f64,
     pub slow_delay: Duration,
+    /// The share of resources that answer 503 every time (see the module docs).
+    pub broken: f64,
+    /// How long after the server starts they stay broken; `None`: for good.
+    pub broken_for: Option<Duration>,
 }
 
 impl Default for FaultRates {
@@ -60,6 +70,8 @@ impl Default for FaultRates {
             drop: 0.0,
             slow: 0.0,
             slow_delay: Duration::from_secs(2),
+            broken: 0.0,
+            broken_for: None,
         }
     }
 }
@@ -74,16 +86,17 @@ impl FaultRates {
             self.truncated,
             self.drop,
             self.slow,
+            self.broken,
         ]
         .iter()
         .all(|r| *r <= 0.0)
     }
 
     fn set(&mut self, kind: &str, rate: f64, duration: Option<Duration>) -> Result<(), String> {
-        let takes_duration = matches!(kind, "latency" | "slow");
+        let takes_duration = matches!(kind, "latency" | "slow" | "broken");
         if duration.is_some() && !takes_duration {
             return Err(format!(
-                "`{kind}` takes no duration (only latency and slow do)"
+                "`{kind}` takes no duration (only latency, slow and broken do)"
             ));
         }
         match kind {
@@ -104,9 +117,13 @@ impl FaultRates {
             "malformed" => self.malformed = rate,
             "truncated" => self.truncated = rate,
             "drop" => self.drop = rate,
+            "broken" => {
+                self.broken = rate;
+                self.broken_for = duration;
+            }
             other => {
                 return Err(format!(
-                    "unknown fault `{other}` (latency, 429, 5xx, malformed, truncated, drop, slow)"
+                    "unknown fault `{other}` (latency, 429, 5xx, malformed, truncated, drop, slow, broken)"
                 ));
             }
         }
@@ -295,6 +312,8 @@ impl Plan {
 pub(crate) struct Faults {
     spec: FaultSpec,
     streams: [Mutex<StdRng>; 3],
+    /// When the server started (`broken` heals this long after).
+    started: std::time::Instant,
 }
 
 impl Faults {
@@ -308,16 +327,36 @@ impl Faults {
                 stream(Provider::SetlistFm),
             ],
             spec,
+            started: std::time::Instant::now(),
         }
     }
 
+    /// Whether `resource` is one of the provider's broken ones right now.
+    pub(crate) fn is_broken(&self, provider: Provider, resource: &str) -> bool {
+        let rates = self.spec.rates(provider);
+        let healed = rates
+            .broken_for
+            .is_some_and(|d| self.started.elapsed() >= d);
+        // FNV alone leaves the high bits of ids that differ in their last characters alike
+        // (the catalog's ids do): a splitmix64 finalizer spreads them before taking the top 53
+        // bits as a fraction in [0, 1).
+        let mut z = fnv64(resource);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        let share = (z >> 11) as f64 / (1u64 << 53) as f64;
+        rates.broken > 0.0 && !healed && share < rates.broken
+    }
+
     /// Draws this request's faults. Every kind is drawn every time, in a fixed order, so the
-    /// sequence for a seed does not depend on which faults fired before.
-    pub(crate) fn plan(&self, provider: Provider) -> Plan {
+    /// sequence for a seed does not depend on which faults fired before. `resource` names what
+    /// is asked for (an artist's setlists, an album), for `broken`.
+    pub(crate) fn plan(&self, provider: Provider, resource: &str) -> Plan {
         let rates = self.spec.rates(provider);
         if rates.is_none() {
             return Plan::default();
         }
+
         let mut rng = match self.streams[provider.index()].lock() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
@@ -331,6 +370,14 @@ impl Faults {
         let truncated = hit(rates.truncated);
         let slow = hit(rates.slow);
         let code = [500u16, 502, 503][rng.random_range(0..3)];
+        // Drawn above all the same, so the random sequence does not depend on it.
+        if self.is_broken(provider, resource) {
+            return Plan {
+                latency: latency.then_some(rates.latency_delay),
+                replace: Some(Replace::ServerError(503)),
+                ..Plan::default()
+            };
+        }
         Plan {
             latency: latency.then_some(rates.latency_delay),
             replace: if drop {
@@ -397,6 +444,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn broken_resources_are_a_fixed_share_that_heals_after_its_duration() {
+        let spec: FaultSpec = "setlistfm.broken=0.25".parse().expect("parses");
+        assert_eq!(spec.setlistfm.broken, 0.25);
+        assert_eq!(spec.setlistfm.broken_for, None);
+        assert!(spec.ticketmaster.is_none(), "only setlist.fm is broken");
+        let faults = Faults::new(spec.clone());
+        // Ids that differ only in their last characters, as the catalog's do.
+        let keys: Vec<String> = (0..2000)
+            .map(|i| format!("7a4a7a4a-0000-4000-8000-{i:012}"))
+            .collect();
+        let broken: Vec<bool> = keys
+            .iter()
+            .map(|k| faults.is_broken(Provider::SetlistFm, k))
+            .collect();
+        let share = broken.iter().filter(|b| **b).count() as f64 / keys.len() as f64;
+        assert!((0.2..0.3).contains(&share), "share {share}");
+        // The same resources every time, in every server: a hash, not a draw.
+        let again = Faults::new(spec.with_seed(99));
+        for (k, b) in keys.iter().zip(&broken) {
+            assert_eq!(again.is_broken(Provider::SetlistFm, k), *b, "{k}");
+            let plan = again.plan(Provider::SetlistFm, k);
+            assert_eq!(plan.replace == Some(Replace::ServerError(503)), *b, "{k}");
+        }
+        assert!(
+            keys.iter()
+                .all(|k| !again.is_broken(Provider::Ticketmaster, k))
+        );
+        // A zero duration has already passed: nothing is broken.
+        let healed = Faults::new("broken=0.5:0s".parse().expect("parses"));
+        assert!(keys.iter().all(|k| !healed.is_broken(Provider::Spotify, k)));
+        let e = "5xx=0.1:2s".parse::<FaultSpec>().unwrap_err();
+        assert!(e.contains("only latency, slow and broken"), "{e}");
+    }
+
+    #[test]
     fn parses_the_documented_example() {
         let spec: FaultSpec = "latency=0.05:200ms,429=0.05,5xx=0.05,malformed=0.03,truncated=0.02,drop=0.02,slow=0.02:2s,seed=7"
             .parse()
@@ -446,7 +528,10 @@ mod tests {
         let a = Faults::new(spec.clone());
         let b = Faults::new(spec);
         for _ in 0..50 {
-            assert_eq!(a.plan(Provider::Spotify), b.plan(Provider::Spotify));
+            assert_eq!(
+                a.plan(Provider::Spotify, "/v1/albums/x"),
+                b.plan(Provider::Spotify, "/v1/albums/x")
+            );
         }
     }
 

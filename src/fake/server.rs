@@ -387,7 +387,12 @@ async fn pipeline(shared: Arc<Shared>, api: Api, conn: ConnHandle, req: Request)
         Api::SetlistFm => setlistfm::endpoint(&req),
     };
 
-    let plan = shared.faults.plan(provider);
+    // What `broken` keys on: the resource, or for a search the whole request (per artist).
+    let resource = match target.as_deref() {
+        Some(t) => t.to_string(),
+        None => format!("{}?{}", req.path, req.raw_query),
+    };
+    let plan = shared.faults.plan(provider, &resource);
     if let Some(delay) = plan.latency {
         tokio::time::sleep(delay).await;
     }
