@@ -324,13 +324,8 @@ impl Store {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
             crate::with_pool!(&self.db, pool, b => {
-                let mut qb = QueryBuilder::new(format!("SELECT {} FROM artists a WHERE a.id IN (", summary_columns(b)));
-                let mut list = qb.separated(", ");
-                for id in chunk {
-                    list.push_bind(id.clone());
-                    if b == Backend::Postgres { list.push_unseparated("::uuid"); }
-                }
-                qb.push(")");
+                let mut qb = QueryBuilder::new(format!("SELECT {} FROM artists a WHERE a.id IN ", summary_columns(b)));
+                super::dialect::push_uuid_list(&mut qb, b, chunk);
                 let rows = qb.build().fetch_all(pool).await
                     .map_err(|e| StoreError::query("reading artists by id", e))?;
                 for row in &rows {

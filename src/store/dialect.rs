@@ -20,6 +20,23 @@ impl Backend {
     }
 }
 
+/// Appends `(…)` holding the bound ids, each cast to `uuid` on Postgres: the list of an `IN`.
+pub fn push_uuid_list<DB>(qb: &mut sqlx::QueryBuilder<DB>, backend: Backend, ids: &[String])
+where
+    DB: sqlx::Database,
+    String: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    qb.push("(");
+    let mut list = qb.separated(", ");
+    for id in ids {
+        list.push_bind(id.clone());
+        if backend == Backend::Postgres {
+            list.push_unseparated("::uuid");
+        }
+    }
+    qb.push(")");
+}
+
 /// A query text for both backends; build it with the [`sql!`](crate::sql) macro.
 #[derive(Clone, Copy)]
 pub struct Sql {

@@ -304,13 +304,8 @@ impl Store {
         let mut out = Vec::with_capacity(run_ids.len());
         for chunk in run_ids.chunks(500) {
             let rows: Vec<RawRun> = crate::with_pool!(&self.db, p, b => {
-                let mut qb = sqlx::QueryBuilder::new(format!("SELECT {} FROM syncdeck_runs WHERE id IN (", run_columns(b)));
-                let mut list = qb.separated(", ");
-                for id in chunk {
-                    list.push_bind(id.clone());
-                    if b == Backend::Postgres { list.push_unseparated("::uuid"); }
-                }
-                qb.push(")");
+                let mut qb = sqlx::QueryBuilder::new(format!("SELECT {} FROM syncdeck_runs WHERE id IN ", run_columns(b)));
+                super::dialect::push_uuid_list(&mut qb, b, chunk);
                 qb.build_query_as().fetch_all(p).await
             })
             .map_err(err("reading runs"))?;
@@ -597,16 +592,11 @@ impl Store {
         for chunk in run_ids.chunks(500) {
             let rows: Vec<String> = crate::with_pool!(&self.db, p, b => {
                 let mut qb = sqlx::QueryBuilder::new(if b == Backend::Postgres {
-                    "SELECT id::text FROM syncdeck_runs WHERE cancel_requested AND id IN ("
+                    "SELECT id::text FROM syncdeck_runs WHERE cancel_requested AND id IN "
                 } else {
-                    "SELECT id FROM syncdeck_runs WHERE cancel_requested AND id IN ("
+                    "SELECT id FROM syncdeck_runs WHERE cancel_requested AND id IN "
                 });
-                let mut list = qb.separated(", ");
-                for id in chunk {
-                    list.push_bind(id.clone());
-                    if b == Backend::Postgres { list.push_unseparated("::uuid"); }
-                }
-                qb.push(")");
+                super::dialect::push_uuid_list(&mut qb, b, chunk);
                 qb.build_query_scalar().fetch_all(p).await
             })
             .map_err(err("reading cancel flags"))?;
@@ -625,13 +615,8 @@ impl Store {
                 if b == Backend::Postgres { qb.push("::timestamptz"); }
                 qb.push(" WHERE status = 'running' AND worker = ");
                 qb.push_bind(worker.to_string());
-                qb.push(" AND id IN (");
-                let mut list = qb.separated(", ");
-                for id in chunk {
-                    list.push_bind(id.clone());
-                    if b == Backend::Postgres { list.push_unseparated("::uuid"); }
-                }
-                qb.push(")");
+                qb.push(" AND id IN ");
+                super::dialect::push_uuid_list(&mut qb, b, chunk);
                 qb.build().execute(p).await.map(|_| ())
             })
             .map_err(err("recording run heartbeats"))?;
