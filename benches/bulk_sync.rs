@@ -426,15 +426,7 @@ fn proc_status_kib(field: &str) -> Option<u64> {
 }
 
 fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    syncdeck::text::thousands(n as i64)
 }
 
 fn fmt_secs(s: f64) -> String {

@@ -186,15 +186,7 @@ fn report(backend: &str, data: &Data, batch: Duration, per_row: Duration) {
 
 /// `85,000`: a rate rounded to whole rows, with thousands separators.
 fn thousands(n: f64) -> String {
-    let digits = format!("{:.0}", n.max(0.0));
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    syncdeck::text::thousands(n.max(0.0).round() as i64)
 }
 
 fn redact(url: &str) -> String {

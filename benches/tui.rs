@@ -191,15 +191,7 @@ fn ms(d: Duration) -> String {
 }
 
 fn thousands(n: usize) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
+    syncdeck::text::thousands(n as i64)
 }
 
 /// One frame: the selection moves (down, up, down, …, so every frame changes a row in both

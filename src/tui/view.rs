@@ -15,7 +15,7 @@ use crate::checks::CheckStatus;
 use crate::store::artists::ArtistSummary;
 use crate::store::sync_status::{PartStatus, Source};
 use crate::store::time::relative;
-use crate::text::{sanitize, truncate};
+use crate::text::{sanitize, thousands, truncate};
 
 pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 15;
@@ -112,18 +112,6 @@ fn draw_picker(frame: &mut Frame<'_>, p: &Picker, theme: &Theme, area: Rect) {
     .block(Block::bordered().title(Span::styled(title, theme.title)));
     let mut state = TableState::default().with_selected(Some(p.selected));
     frame.render_stateful_widget(table, r, &mut state);
-}
-
-fn thousands(n: i64) -> String {
-    let s = n.abs().to_string();
-    let mut out = String::new();
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    if n < 0 { format!("-{out}") } else { out }
 }
 
 fn draw_header(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
