@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, SamplingMode};
 use syncdeck::catalog::{Catalog, DEMO_SEED};
 use syncdeck::store::artists::{ArtistFilter, ListQuery, SortKey};
-use syncdeck::store::sync_status::{PartStatus, Source, SyncStatus};
+use syncdeck::store::sync_status::{PartStatus, Source};
 use syncdeck::store::time::to_db;
 use syncdeck::store::{Backend, Store};
 
@@ -88,37 +88,15 @@ async fn prepare(url: &syncdeck::config::DatabaseUrl, artists: usize) -> Store {
         .artists()
         .iter()
         .map(|a| {
-            let h = a.index.wrapping_mul(0x9E37_79B9) % 100;
-            let (status, error) = match h {
-                0..=44 => (SyncStatus::default(), None),
-                45..=69 => (SyncStatus::all(PartStatus::Success), None),
-                70..=81 => {
-                    let mut s = SyncStatus::all(PartStatus::Success);
-                    s.set(Source::Spotify, PartStatus::Error);
-                    (
-                        s,
-                        Some("spotify: albums step: HTTP 403 Forbidden".to_string()),
-                    )
-                }
-                82..=89 => {
-                    let mut s = SyncStatus::all(PartStatus::Success);
-                    s.set(Source::Setlistfm, PartStatus::Error);
-                    (s, Some("setlist.fm: setlists step: HTTP 429".to_string()))
-                }
-                90..=94 => (SyncStatus::all(PartStatus::Syncing), None),
-                _ => {
-                    let mut s = SyncStatus::default();
-                    s.set(Source::Ticketmaster, PartStatus::Success);
-                    (s, None)
-                }
-            };
-            let last_sync = (h >= 45)
-                .then(|| to_db(now - chrono::Duration::minutes((a.index % 40_000) as i64)));
+            let mix = common::BenchStatus::of(a.index);
+            let last_sync = mix
+                .minutes_since_sync
+                .map(|m| to_db(now - chrono::Duration::minutes(m)));
             (
                 a.ticketmaster_id.clone(),
-                status.to_json(),
+                mix.status.to_json(),
                 last_sync,
-                error,
+                mix.error.map(str::to_string),
             )
         })
         .collect();

@@ -31,7 +31,7 @@ use syncdeck::config::DatabaseUrl;
 use syncdeck::engine::EngineEvent;
 use syncdeck::engine::events::{LogLevel, LogLine};
 use syncdeck::store::artists::ArtistSummary;
-use syncdeck::store::sync_status::{PartStatus, Source, SyncStatus};
+use syncdeck::store::sync_status::{PartStatus, SyncStatus};
 use syncdeck::tui::app::{Action, App, HeaderInfo};
 use syncdeck::tui::filter::{Query, SearchKey};
 use syncdeck::tui::keys::KeyMap;
@@ -85,36 +85,18 @@ fn main() {
 // ---------------------------------------------------------------------------------------------
 // In-process: frames, filter keystrokes, loads
 
-/// `n` artists from the demo catalog with a spread of statuses, sync times and errors (the
-/// same mix as benches/list_artists.rs).
+/// `n` artists from the demo catalog with the benches' spread of statuses, sync times and
+/// errors ([`common::BenchStatus`]).
 fn artists(n: usize, now: DateTime<Utc>) -> Vec<ArtistSummary> {
     Catalog::new(DEMO_SEED, n)
         .artists()
         .iter()
         .map(|a| {
-            let h = a.index.wrapping_mul(0x9E37_79B9) % 100;
-            let (sync_status, error) = match h {
-                0..=44 => (SyncStatus::default(), None),
-                45..=69 => (SyncStatus::all(PartStatus::Success), None),
-                70..=81 => {
-                    let mut s = SyncStatus::all(PartStatus::Success);
-                    s.set(Source::Spotify, PartStatus::Error);
-                    (s, Some("spotify: albums step: HTTP 403 Forbidden"))
-                }
-                82..=89 => {
-                    let mut s = SyncStatus::all(PartStatus::Success);
-                    s.set(Source::Setlistfm, PartStatus::Error);
-                    (s, Some("setlist.fm: setlists step: HTTP 429"))
-                }
-                90..=94 => (SyncStatus::all(PartStatus::Syncing), None),
-                _ => {
-                    let mut s = SyncStatus::default();
-                    s.set(Source::Ticketmaster, PartStatus::Success);
-                    (s, None)
-                }
-            };
-            let last_sync =
-                (h >= 45).then(|| now - chrono::Duration::minutes((a.index % 40_000) as i64));
+            let mix = common::BenchStatus::of(a.index);
+            let (sync_status, error) = (mix.status, mix.error);
+            let last_sync = mix
+                .minutes_since_sync
+                .map(|m| now - chrono::Duration::minutes(m));
             ArtistSummary {
                 id: format!("00000000-0000-4000-8000-{:012}", a.index),
                 name: a.name.clone(),

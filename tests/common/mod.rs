@@ -7,7 +7,49 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use syncdeck::config::DatabaseUrl;
+use syncdeck::store::sync_status::{PartStatus, Source, SyncStatus};
 use syncdeck::store::{OpenMode, Store, migrate};
+
+/// The benches' spread of sync states over demo catalog artists (one mix for every bench):
+/// 45 % never synced, 25 % all success, 12 % a Spotify error, 8 % a setlist.fm error, 5 %
+/// syncing, 5 % only Ticketmaster done.
+pub struct BenchStatus {
+    pub status: SyncStatus,
+    pub error: Option<&'static str>,
+    /// `None`: never synced.
+    pub minutes_since_sync: Option<i64>,
+}
+
+impl BenchStatus {
+    pub fn of(index: usize) -> BenchStatus {
+        let h = index.wrapping_mul(0x9E37_79B9) % 100;
+        let (status, error) = match h {
+            0..=44 => (SyncStatus::default(), None),
+            45..=69 => (SyncStatus::all(PartStatus::Success), None),
+            70..=81 => {
+                let mut s = SyncStatus::all(PartStatus::Success);
+                s.set(Source::Spotify, PartStatus::Error);
+                (s, Some("spotify: albums step: HTTP 403 Forbidden"))
+            }
+            82..=89 => {
+                let mut s = SyncStatus::all(PartStatus::Success);
+                s.set(Source::Setlistfm, PartStatus::Error);
+                (s, Some("setlist.fm: setlists step: HTTP 429"))
+            }
+            90..=94 => (SyncStatus::all(PartStatus::Syncing), None),
+            _ => {
+                let mut s = SyncStatus::default();
+                s.set(Source::Ticketmaster, PartStatus::Success);
+                (s, None)
+            }
+        };
+        BenchStatus {
+            status,
+            error,
+            minutes_since_sync: (h >= 45).then_some((index % 40_000) as i64),
+        }
+    }
+}
 
 /// The server the Postgres tests use: `TEST_DATABASE_URL` (CI sets it), else the local default.
 pub fn pg_admin_url() -> String {
