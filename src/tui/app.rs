@@ -658,63 +658,75 @@ impl App {
             Action::ActiveRuns(runs) => {
                 let active: HashSet<&str> = runs.iter().map(|r| r.artist_id.as_str()).collect();
                 self.live.retain(|id, _| active.contains(id.as_str()));
-                for r in runs {
-                    let live = self.live.entry(r.artist_id.clone()).or_default();
-                    live.run_id = r.id;
-                    live.running |= r.status == RunStatus::Running;
+                for r in &runs {
+                    self.track_run(r);
                 }
                 Vec::new()
             }
         }
     }
 
-    /// Whether a poll would change nothing shown (the loop then skips the redraw).
+    /// Whether a poll would change nothing shown (the loop then skips the redraw). Built from
+    /// the same three questions `on_polled` acts on.
     pub fn poll_changes_nothing(&self, p: &Polled) -> bool {
-        (!self.loaded || p.total.is_none_or(|t| t == self.artists.len() as i64))
-            && p.artists.iter().all(|a| {
-                self.index
-                    .get(&a.id)
-                    .is_some_and(|i| self.artists[*i] == *a)
-            })
-            && p.runs.iter().all(|r| {
-                // Mirrors `on_polled`: what it would add, mark running, or remove.
-                match (self.live.get(&r.artist_id), r.status.is_active()) {
-                    (Some(l), true) => {
-                        l.run_id == r.id && (l.running || r.status == RunStatus::Queued)
-                    }
-                    (Some(l), false) => l.run_id != r.id,
-                    (None, active) => !active,
-                }
-            })
+        !self.count_moved(p.total)
+            && p.artists.iter().all(|a| self.is_current(a))
+            && p.runs.iter().all(|r| self.live_change(r).is_none())
+    }
+
+    /// A polled count of artists that differs from the table (not before the first load:
+    /// that load is on its way).
+    fn count_moved(&self, total: Option<i64>) -> bool {
+        self.loaded && total.is_some_and(|t| t != self.artists.len() as i64)
+    }
+
+    /// The table holds this artist exactly as it is.
+    fn is_current(&self, a: &ArtistSummary) -> bool {
+        self.index
+            .get(&a.id)
+            .is_some_and(|i| self.artists[*i] == *a)
+    }
+
+    /// What a run read from the database changes in `live`, if anything.
+    fn live_change(&self, r: &RunRow) -> Option<LiveChange> {
+        match (self.live.get(&r.artist_id), r.status.is_active()) {
+            (Some(l), true) if l.run_id == r.id && (l.running || r.status == RunStatus::Queued) => {
+                None
+            }
+            (_, true) => Some(LiveChange::Track),
+            // Ended in another process (this one's own runs end by event).
+            (Some(l), false) if l.run_id == r.id => Some(LiveChange::End),
+            (_, false) => None,
+        }
+    }
+
+    /// Shows an active run (of any process) in its artist's row.
+    fn track_run(&mut self, r: &RunRow) {
+        let live = self.live.entry(r.artist_id.clone()).or_default();
+        live.run_id.clone_from(&r.id);
+        live.running |= r.status == RunStatus::Running;
     }
 
     fn on_polled(&mut self, p: Polled) -> Vec<Effect> {
         for r in &p.runs {
-            if r.status.is_active() {
-                let live = self.live.entry(r.artist_id.clone()).or_default();
-                live.run_id.clone_from(&r.id);
-                live.running |= r.status == RunStatus::Running;
-            } else if self
-                .live
-                .get(&r.artist_id)
-                .is_some_and(|l| l.run_id == r.id)
-            {
-                // Ended in another process (this one's own runs end by event).
-                self.live.remove(&r.artist_id);
+            match self.live_change(r) {
+                Some(LiveChange::Track) => self.track_run(r),
+                Some(LiveChange::End) => {
+                    self.live.remove(&r.artist_id);
+                }
+                None => {}
             }
         }
         let selected = self.selected_artist().map(|a| a.id.clone());
         let mut selected_changed = false;
         for a in p.artists {
-            let same = self.index.get(&a.id).is_some_and(|i| self.artists[*i] == a);
-            if !same {
+            if !self.is_current(&a) {
                 selected_changed |= selected.as_deref() == Some(a.id.as_str());
                 self.upsert_artist(a);
             }
         }
         let mut effects = Vec::new();
-        // Before the first load arrives the count means nothing (that load is on its way).
-        if self.loaded && p.total.is_some_and(|t| t != self.artists.len() as i64) {
+        if self.count_moved(p.total) {
             // Artists were added or removed elsewhere: read them all again.
             effects.push(Effect::LoadArtists);
         }
@@ -821,17 +833,22 @@ impl App {
         }
     }
 
+    /// Shows every artist again.
+    fn clear_filter(&mut self) {
+        self.filter_text.clear();
+        self.filter_applied.clear();
+        self.filter = Query::default();
+        self.filter_error = None;
+        self.rebuild_view();
+    }
+
     /// Selects this artist, clearing the filter if it hides it.
     fn select_artist(&mut self, id: &str) {
         let Some(i) = self.index.get(id).copied() else {
             return;
         };
         if !self.view.contains(&i) {
-            self.filter_text.clear();
-            self.filter_applied.clear();
-            self.filter = Query::default();
-            self.filter_error = None;
-            self.rebuild_view();
+            self.clear_filter();
         }
         if let Some(at) = self.view.iter().position(|v| *v == i) {
             self.selected = at;
@@ -1150,11 +1167,7 @@ impl App {
                         self.focus = Focus::Table;
                     }
                 } else if !self.filter_text.is_empty() {
-                    self.filter_text.clear();
-                    self.filter_applied.clear();
-                    self.filter = Query::default();
-                    self.filter_error = None;
-                    self.rebuild_view();
+                    self.clear_filter();
                 }
                 Vec::new()
             }
@@ -1378,6 +1391,15 @@ fn overall_rank(o: Overall) -> u8 {
 
 fn part_order(a: &ArtistSummary, b: &ArtistSummary, source: Source) -> Ordering {
     part_rank(a.sync_status.get(source)).cmp(&part_rank(b.sync_status.get(source)))
+}
+
+/// What a run read from the database does to the live state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LiveChange {
+    /// It is active: show it (or that it now runs).
+    Track,
+    /// It ended elsewhere: stop showing it.
+    End,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
