@@ -5,6 +5,7 @@
 pub mod app;
 pub mod filter;
 pub mod keys;
+pub mod reload;
 pub mod settings;
 pub mod theme;
 pub mod view;
@@ -30,8 +31,8 @@ const POLL_EVERY_TICKS: u64 = 2;
 /// How far each look reaches back before the previous one: covers clock skew between
 /// machines and runs committed just after the previous look.
 const POLL_OVERLAP: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
-/// Every artist is read again this often when any artist's `updated_at` moved (changes made
-/// outside syncdeck have no run), and every `FULL_RELOAD_ANYWAY` regardless.
+/// Every artist is read again this often when any artist's `updated_at` moved, and every
+/// `FULL_RELOAD_ANYWAY` regardless (see [`reload::ReloadPolicy`]).
 const FULL_RELOAD_EVERY: Duration = Duration::from_secs(300);
 const FULL_RELOAD_ANYWAY: Duration = Duration::from_secs(1800);
 /// How often (in ticks) a poll also reads the newest artist `updated_at` (a full scan).
@@ -115,12 +116,10 @@ pub async fn run(engine: Engine, options: TuiOptions) -> Result<i32> {
     ctx.perform(Effect::LoadArtists);
     let mut dirty = true;
     let mut last_draw = Instant::now() - Duration::from_secs(1);
-    let mut last_full_refresh = Instant::now();
+    let mut reload =
+        reload::ReloadPolicy::new(FULL_RELOAD_EVERY, FULL_RELOAD_ANYWAY, Instant::now());
     let mut ticks: u64 = 0;
     let mut poll_since = Utc::now() - POLL_OVERLAP;
-    // The newest artist `updated_at` seen by the polls, and as of the last full reload.
-    let mut newest_update: Option<Option<String>> = None;
-    let mut newest_at_reload: Option<String> = None;
     let frame_budget = Duration::from_millis(16);
     loop {
         if dirty && last_draw.elapsed() >= frame_budget {
@@ -186,17 +185,9 @@ pub async fn run(engine: Engine, options: TuiOptions) -> Result<i32> {
                     );
                     poll_since = Utc::now() - POLL_OVERLAP;
                 }
-                // A safety net for edits made outside syncdeck (the app, SQL by hand): every
-                // 5 minutes if any artist's updated_at moved since the last reload, every 30
-                // minutes regardless (an edit that left updated_at alone).
-                let moved = newest_update
-                    .as_ref()
-                    .is_some_and(|n| *n != newest_at_reload);
-                if (moved && last_full_refresh.elapsed() >= FULL_RELOAD_EVERY)
-                    || last_full_refresh.elapsed() >= FULL_RELOAD_ANYWAY
-                {
-                    last_full_refresh = Instant::now();
-                    newest_at_reload = newest_update.clone().flatten();
+                if reload.due(Instant::now()) {
+                    // Restarted here too, so a slow read is not asked for twice.
+                    reload.loaded(Instant::now());
                     ctx.perform(Effect::LoadArtists);
                 }
                 // "last sync 4m ago" moves on even when nothing else does.
@@ -208,15 +199,14 @@ pub async fn run(engine: Engine, options: TuiOptions) -> Result<i32> {
         let Some(action) = action else { continue };
         if let Action::Polled(p) = &action {
             if let Some(newest) = &p.newest_update {
-                if newest_update.is_none() {
-                    // The first reading: what the start-up load saw.
-                    newest_at_reload.clone_from(newest);
-                }
-                newest_update = Some(newest.clone());
+                reload.observe(newest.clone());
             }
             if app.poll_changes_nothing(p) {
                 continue;
             }
+        }
+        if let Action::ArtistsLoaded(_) = &action {
+            reload.loaded(Instant::now());
         }
         dirty |= !matches!(action, Action::Tick);
         if let Action::HeaderLoaded(h) = &action
