@@ -1295,16 +1295,12 @@ impl App {
                 self.jobs_selected = (self.jobs_selected as i64 + delta).clamp(0, last) as usize;
             }
             Overlay::Help => {
-                // Mirrors the view: two columns in the overlay, 4 rows of frame and footer.
-                let rows = self.keys.help().len().div_ceil(2) as i64;
-                let visible = i64::from(self.height.saturating_sub(2).saturating_sub(4));
-                let max = (rows - visible).max(0);
-                self.help_scroll = (i64::from(self.help_scroll) + delta).clamp(0, max) as u16;
+                self.help_scroll =
+                    scrolled(self.help_scroll, delta, super::view::help_max_scroll(self));
             }
             Overlay::Env => {
-                let max = super::view::env_max_scroll(self);
                 self.env_scroll =
-                    (i64::from(self.env_scroll) + delta).clamp(0, i64::from(max)) as u16;
+                    scrolled(self.env_scroll, delta, super::view::env_max_scroll(self));
             }
         }
     }
@@ -1362,9 +1358,11 @@ impl App {
             }
             Focus::Detail => {
                 // Relative times ("4m ago") barely change the length: any instant will do.
-                let max = super::view::detail_max_scroll(self, chrono::DateTime::UNIX_EPOCH);
-                self.detail_scroll =
-                    (i64::from(self.detail_scroll) + delta).clamp(0, i64::from(max)) as u16;
+                self.detail_scroll = scrolled(
+                    self.detail_scroll,
+                    delta,
+                    super::view::detail_max_scroll(self, chrono::DateTime::UNIX_EPOCH),
+                );
                 Vec::new()
             }
         }
@@ -1391,6 +1389,11 @@ fn overall_rank(o: Overall) -> u8 {
 
 fn part_order(a: &ArtistSummary, b: &ArtistSummary, source: Source) -> Ordering {
     part_rank(a.sync_status.get(source)).cmp(&part_rank(b.sync_status.get(source)))
+}
+
+/// A scroll position moved by `delta` lines, kept within `0..=max`.
+fn scrolled(position: u16, delta: i64, max: u16) -> u16 {
+    (i64::from(position) + delta).clamp(0, i64::from(max)) as u16
 }
 
 /// What a run read from the database does to the live state.

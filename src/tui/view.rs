@@ -692,13 +692,26 @@ fn overlay_area(area: Rect) -> Rect {
     }
 }
 
+/// The help's rows (two columns of keys) and how many of them an overlay this tall shows
+/// (its frame and the two footer lines take 4).
+fn help_rows(app: &App, overlay_height: u16) -> (usize, usize) {
+    let rows = app.keys.help().len().div_ceil(2);
+    (rows, usize::from(overlay_height.saturating_sub(4)))
+}
+
+/// The furthest the help can scroll at the app's terminal size.
+pub fn help_max_scroll(app: &App) -> u16 {
+    let area = Rect::new(0, 0, app.width, app.height);
+    let (rows, visible) = help_rows(app, overlay_area(area).height);
+    rows.saturating_sub(visible).min(usize::from(u16::MAX)) as u16
+}
+
 fn draw_help(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
     let r = overlay_area(area);
     frame.render_widget(Clear, r);
     let entries = app.keys.help();
     // Two columns, so every key fits at 80×24; smaller terminals scroll.
-    let half = entries.len().div_ceil(2);
-    let visible = usize::from(r.height.saturating_sub(4));
+    let (half, visible) = help_rows(app, r.height);
     let title = if half > visible {
         let first = usize::from(app.help_scroll).min(half - visible) + 1;
         format!(
@@ -886,39 +899,20 @@ fn draw_jobs(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect, now: D
         })
         .collect();
     // Below 110 columns the worker gives way to the artist and the error.
-    let (widths, header) = if wide {
-        (
-            vec![
-                Constraint::Length(11),
-                Constraint::Length(28),
-                Constraint::Length(5),
-                Constraint::Length(8),
-                Constraint::Length(18),
-                Constraint::Min(20),
-            ],
-            vec![
-                "STATUS",
-                "ARTIST",
-                "TRIES",
-                "QUEUED",
-                "WORKER",
-                "PROGRESS / ERROR",
-            ],
-        )
-    } else {
-        (
-            vec![
-                Constraint::Length(11),
-                Constraint::Length(20),
-                Constraint::Length(5),
-                Constraint::Length(8),
-                Constraint::Min(16),
-            ],
-            vec!["STATUS", "ARTIST", "TRIES", "QUEUED", "PROGRESS / ERROR"],
-        )
-    };
-    let table = Table::new(rows, widths)
-        .header(Row::new(header).style(theme.title))
+    let (artist, progress) = if wide { (28, 20) } else { (20, 16) };
+    let columns: Vec<(&str, Constraint)> = [
+        ("STATUS", Constraint::Length(11)),
+        ("ARTIST", Constraint::Length(artist)),
+        ("TRIES", Constraint::Length(5)),
+        ("QUEUED", Constraint::Length(8)),
+        ("WORKER", Constraint::Length(18)),
+        ("PROGRESS / ERROR", Constraint::Min(progress)),
+    ]
+    .into_iter()
+    .filter(|(name, _)| wide || *name != "WORKER")
+    .collect();
+    let table = Table::new(rows, columns.iter().map(|(_, c)| *c))
+        .header(Row::new(columns.iter().map(|(name, _)| *name)).style(theme.title))
         .row_highlight_style(theme.selected)
         .highlight_symbol("▸ ")
         .block(Block::bordered().title(Span::styled(title, theme.title)));
