@@ -6,13 +6,16 @@
 //! fixed header. New snapshots are written with `INSTA_UPDATE=always` (or `cargo insta review`);
 //! under `CI=true` a missing or different snapshot fails.
 
+mod common;
+
 use chrono::{DateTime, TimeZone, Utc};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyCode;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
 
+use common::tui_keys::{code, key};
 use syncdeck::checks::{Check, CheckStatus, EnvReport};
 use syncdeck::engine::EngineEvent;
 use syncdeck::engine::events::{LogLevel, LogLine, PartProgress};
@@ -192,19 +195,6 @@ fn log(secs: i64, level: LogLevel, artist: Option<&str>, message: &str) -> Actio
         message: message.into(),
         artist_id: artist.map(str::to_string),
     }))
-}
-
-fn key(c: char) -> Action {
-    let mods = if c.is_ascii_uppercase() {
-        KeyModifiers::SHIFT
-    } else {
-        KeyModifiers::NONE
-    };
-    Action::Key(KeyEvent::new(KeyCode::Char(c), mods))
-}
-
-fn code(k: KeyCode) -> Action {
-    Action::Key(KeyEvent::new(k, KeyModifiers::NONE))
 }
 
 fn type_text(app: &mut App, text: &str) {

@@ -2,11 +2,14 @@
 //! family, on a hand-built App (no terminal, no engine). A few tests also draw one frame on a
 //! `TestBackend` to check what the operator reads (the "N of M" count, the log pane's position).
 
+mod common;
+
 use chrono::{DateTime, TimeZone, Utc};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyCode;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
+use common::tui_keys::{code, ctrl, key};
 use syncdeck::checks::{Check, CheckStatus, EnvReport};
 use syncdeck::engine::artist_import::Candidate;
 use syncdeck::engine::events::{LogLevel, LogLine, PartProgress};
@@ -90,24 +93,6 @@ fn app() -> App {
     let effects = app.update(Action::ArtistsLoaded(artists()));
     assert!(effects.is_empty(), "{effects:?}");
     app
-}
-
-/// A key as crossterm delivers it: upper-case letters come with SHIFT.
-fn key(c: char) -> Action {
-    let mods = if c.is_ascii_uppercase() {
-        KeyModifiers::SHIFT
-    } else {
-        KeyModifiers::NONE
-    };
-    Action::Key(KeyEvent::new(KeyCode::Char(c), mods))
-}
-
-fn code(k: KeyCode) -> Action {
-    Action::Key(KeyEvent::new(k, KeyModifiers::NONE))
-}
-
-fn ctrl(c: char) -> Action {
-    Action::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
 }
 
 fn esc() -> Action {
