@@ -16,6 +16,7 @@ pub mod engine;
 pub mod fake;
 pub mod logging;
 pub mod providers;
+pub mod shutdown;
 pub mod store;
 pub mod text;
 pub mod tui;

@@ -20,6 +20,8 @@ fn main() {
         }
     };
     let code = runtime.block_on(async move {
+        // Before any work: INT, TERM and HUP then stop cleanly instead of killing mid-write.
+        syncdeck::shutdown::install();
         match syncdeck::cli::run(cli).await {
             Ok(code) => code,
             Err(report) => {

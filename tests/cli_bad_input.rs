@@ -302,3 +302,77 @@ fn invalid_base_url_is_named() {
     );
     assert_clear_failure(&o, &["SPOTIFY_API_BASE_URL", "http or https"]);
 }
+
+/// Exit code 2 (clap's code for a bad argument), one clear message, the value not echoed whole.
+fn assert_bad_argument(o: &Output, needles: &[&str]) {
+    assert_clear_failure(o, needles);
+    assert_eq!(o.status.code(), Some(2), "{}", text(o));
+    let t = text(o);
+    assert!(
+        t.len() < 2_000,
+        "the message must not echo the value in full ({} bytes): {}",
+        t.len(),
+        &t[..t.len().min(400)]
+    );
+    assert!(
+        !t.contains('\u{202e}') && !t.contains('\u{1b}'),
+        "raw control characters in: {t:?}"
+    );
+}
+
+#[test]
+fn over_long_artist_names_are_refused_at_parse_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = format!("{}\u{202e}gnp.evil", "A".repeat(100_000));
+    let o = syncdeck(dir.path(), &[], &["artist", "add", &huge]);
+    assert_bad_argument(&o, &["NAME", "100009 characters", "at most 200"]);
+    let o = syncdeck(dir.path(), &[], &["sync", "--artist", &huge]);
+    assert_bad_argument(&o, &["--artist", "100009 characters", "at most 200"]);
+    // One long value among good ones is enough to refuse the command.
+    let o = syncdeck(
+        dir.path(),
+        &[],
+        &["sync", "--artist", "Phish", &"B".repeat(201)],
+    );
+    assert_bad_argument(&o, &["--artist", "201 characters"]);
+    // 200 characters pass the parser (and then fail for want of a database, not as bad input).
+    let o = syncdeck(
+        dir.path(),
+        &[("DATABASE_URL", "mysql://nope")],
+        &["sync", "--artist", &"C".repeat(200)],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("DATABASE_URL"), "{}", text(&o));
+}
+
+#[test]
+fn malformed_ticketmaster_ids_are_refused_at_parse_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = syncdeck(
+        dir.path(),
+        &[],
+        &["artist", "add", "--tm-id", &"K".repeat(65)],
+    );
+    assert_bad_argument(&o, &["--tm-id", "65 characters", "at most 64"]);
+    let o = syncdeck(dir.path(), &[], &["artist", "add", "--tm-id", "K8v/../x"]);
+    assert_bad_argument(&o, &["--tm-id", "'/'", "letters, digits"]);
+    let o = syncdeck(
+        dir.path(),
+        &[],
+        &["artist", "add", "--tm-id", "K8v\u{202e}Z917"],
+    );
+    assert_bad_argument(&o, &["--tm-id", "U+202E"]);
+    let o = syncdeck(dir.path(), &[], &["artist", "add", "--tm-id", " "]);
+    assert_bad_argument(&o, &["--tm-id", "empty"]);
+}
+
+#[test]
+fn a_daily_limit_of_zero_is_refused_with_the_minimum() {
+    let dir = tempfile::tempdir().unwrap();
+    for flag in ["--tm-daily", "--setlistfm-daily"] {
+        let o = syncdeck(dir.path(), &[], &["sync", "--all", flag, "0"]);
+        assert_bad_argument(&o, &[flag, "minimum is 1"]);
+        let o = syncdeck(dir.path(), &[], &["sync", "--all", flag, "lots"]);
+        assert_bad_argument(&o, &[flag, "whole number, at least 1"]);
+    }
+}

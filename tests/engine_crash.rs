@@ -3,50 +3,12 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-use common::engine::{fake_scaled, seed};
+use common::engine::{fake_scaled, seed, sync_command};
 use syncdeck::config::DatabaseUrl;
-use syncdeck::fake::FakeServer;
 use syncdeck::store::Store;
-
-const BIN: &str = env!("CARGO_BIN_EXE_syncdeck");
-
-/// The children pace themselves at the scaled fake's limits and beat every second.
-const TUNING: [&str; 8] = [
-    "--tm-rate",
-    "50",
-    "--setlistfm-rate",
-    "10",
-    "--spotify-rate",
-    "100",
-    "--heartbeat",
-    "1",
-];
-
-fn sync_command(
-    fake: &FakeServer,
-    url: &DatabaseUrl,
-    dir: &std::path::Path,
-    extra: &[&str],
-) -> Command {
-    let DatabaseUrl::Sqlite { path, .. } = url else {
-        panic!("SQLite only")
-    };
-    let mut cmd = Command::new(BIN);
-    cmd.arg("sync").args(extra).args(TUNING);
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", dir)
-        .env("SYNCDECK_DATA_DIR", dir)
-        .env("DATABASE_URL", format!("sqlite://{}", path.display()))
-        .current_dir(dir);
-    for (k, v) in fake.env() {
-        cmd.env(k, v);
-    }
-    cmd
-}
 
 async fn scalar(store: &Store, sql: &str) -> i64 {
     syncdeck::with_pool!(&store.db, p, b => {

@@ -1334,7 +1334,7 @@ async fn the_binary_prints_exports_then_serves() {
     let a = setlistfm_raw(&var("SETLISTFM_BASE_URL"), &var("SETLISTFM_API_KEY")).await;
     assert_eq!(a.status, StatusCode::OK);
 
-    // SIGTERM, as `kill` and supervisors send it: a clean stop with exit code 0.
+    // SIGTERM, as `kill` and supervisors send it: a clean stop, exit code 128 + 15 (README).
     let pid = child.id().unwrap().to_string();
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &pid])
@@ -1345,7 +1345,7 @@ async fn the_binary_prints_exports_then_serves() {
         .await
         .expect("it stops on SIGTERM")
         .unwrap();
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(status.code(), Some(143));
 }
 
 async fn setlistfm_raw(base: &str, key: &str) -> Answer {

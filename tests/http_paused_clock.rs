@@ -62,7 +62,7 @@ impl Transport for Script {
                     }
                     Ok((StatusCode::from_u16(status).unwrap(), h, Bytes::from(body)))
                 }
-                Step::Fail(why) => Err(why.to_string()),
+                Step::Fail(why) => Err(why.into()),
                 Step::Hang => std::future::pending().await,
             }
         })

@@ -431,6 +431,47 @@ fn ctrl_c_quits_and_restores_the_terminal() {
     assert_terminal_restored(&c);
 }
 
+/// SIGTERM and SIGHUP (the terminal's session dropped) while syncs run: the console stops
+/// cleanly (the engine puts running syncs back), restores the terminal and exits 128 + n.
+#[test]
+fn sigterm_and_sighup_stop_the_console_cleanly() {
+    for (signal, code) in [("TERM", 143), ("HUP", 129)] {
+        // Slow answers at the real rate: the warm-up's syncs are still running at the signal.
+        let mut c = Console::start(
+            &[
+                "demo",
+                "--speed",
+                "1",
+                "--artists",
+                "30",
+                "--warm-up",
+                "30",
+                "--faults",
+                "latency=1.0:500ms",
+            ],
+            &[],
+            30,
+            120,
+        );
+        c.wait_for("Artists 30 of 30", STARTUP);
+        // A row with a part syncing (the notice line also says "syncing").
+        c.wait_until("a row syncing", STEP, |c| {
+            c.rows(0, c.cols)
+                .iter()
+                .any(|r| r.starts_with('│') && r.contains(" syncing "))
+        });
+        let pid = c.child.process_id().expect("the console's pid").to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-s", signal, &pid])
+            .status()
+            .expect("run kill");
+        assert!(sent.success());
+        let status = c.wait_exit(STEP);
+        assert_eq!(status.exit_code(), code, "after SIG{signal}");
+        assert_terminal_restored(&c);
+    }
+}
+
 #[test]
 fn a_too_small_terminal_says_so_and_q_still_quits() {
     let mut c = Console::start(&demo_args("none", "0"), &[], 10, 50);

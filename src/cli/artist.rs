@@ -10,6 +10,7 @@ use clap::{Args, Subcommand};
 use color_eyre::eyre::{Result, WrapErr};
 use serde::Serialize;
 
+use super::sync::Bounded;
 use super::{GlobalArgs, load_config, open_store};
 use crate::engine::artist_import::{Candidate, ImportOutcome, Pick, import_artist};
 use crate::engine::clients::ClientSettings;
@@ -28,11 +29,11 @@ pub enum ArtistCommand {
 
 #[derive(Debug, Args)]
 pub struct AddArgs {
-    /// The artist's name as Ticketmaster lists it (matched exactly, case aside).
-    #[arg(value_name = "NAME", required_unless_present = "tm_id")]
+    /// The artist's name as Ticketmaster lists it (matched exactly, case aside; at most 200 characters).
+    #[arg(value_name = "NAME", required_unless_present = "tm_id", value_parser = Bounded::Name)]
     pub name: Option<String>,
     /// Import this Ticketmaster attraction id (one of the candidates listed for NAME).
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", value_parser = Bounded::Id)]
     pub tm_id: Option<String>,
     /// Then sync the artist now and wait for it; exit 0 only if the sync succeeded.
     #[arg(long)]
@@ -186,30 +187,31 @@ async fn sync_artist(
         engine.wait_for(&ids).await
     };
     let outcome = tokio::select! {
-        r = waited => Some(r),
-        _ = tokio::signal::ctrl_c() => None,
+        r = waited => Ok(r),
+        signal = crate::shutdown::stopped() => Err(signal),
     };
     engine.shutdown().await;
     let runs = match outcome {
-        Some(r) => r.wrap_err(
+        Ok(r) => r.wrap_err(
             "the artist is in the database, but its sync could not be queued or followed; \
              run `syncdeck sync --artist ID` to sync it",
         )?,
-        None => {
+        Err(signal) => {
             eprintln!(
-                "interrupted: the sync goes back to the queue and runs on the next `syncdeck sync` or worker"
+                "interrupted by {}: the sync goes back to the queue and runs on the next `syncdeck sync` or worker",
+                signal.name()
             );
             return Ok((
                 SyncResult {
                     run_id: String::new(),
                     status: RunStatus::Interrupted,
-                    error: Some("interrupted by Ctrl-C".into()),
+                    error: Some(format!("interrupted by {}", signal.name())),
                     attempts: 0,
                     counts: serde_json::Value::Null,
                     duration_ms: None,
                     sync_status: None,
                 },
-                130,
+                signal.exit_code(),
             ));
         }
     };

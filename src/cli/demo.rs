@@ -218,8 +218,8 @@ async fn sync_all(
     let mut done = 0usize;
     let outcome = loop {
         tokio::select! {
-            r = &mut wait => break Some(r),
-            _ = tokio::signal::ctrl_c() => break None,
+            r = &mut wait => break Some(Ok(r)),
+            signal = crate::shutdown::stopped() => break Some(Err(signal)),
             ev = events.recv() => match ev {
                 Ok(EngineEvent::Finished { artist_name, status, error, .. }) => {
                     done += 1;
@@ -240,7 +240,7 @@ async fn sync_all(
     engine.shutdown().await;
     fake.shutdown().await;
     match outcome {
-        Some(runs) => {
+        Some(Ok(runs)) => {
             let runs = runs?;
             let ok = runs
                 .iter()
@@ -252,9 +252,16 @@ async fn sync_all(
             );
             Ok(0)
         }
+        Some(Err(signal)) => {
+            eprintln!(
+                "demo: stopped on {}; running syncs went back to the queue",
+                signal.name()
+            );
+            Ok(signal.exit_code())
+        }
         None => {
-            eprintln!("demo: stopped; running syncs went back to the queue");
-            Ok(130)
+            eprintln!("demo: stopped after an hour; running syncs went back to the queue");
+            Ok(1)
         }
     }
 }

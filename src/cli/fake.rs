@@ -73,7 +73,7 @@ pub struct FakeOptions {
     /// Ticketmaster's per-key rate (burst of N, then N per period), or `off`.
     #[arg(long, default_value = "5/s", value_parser = parse_rate, value_name = "N/s")]
     pub tm_rate: Limit,
-    /// Ticketmaster calls per 24 h.
+    /// Ticketmaster calls per 24 h; 0 answers every call with the daily-quota error (to rehearse an exhausted key).
     #[arg(long, default_value_t = 5000, value_name = "N")]
     pub tm_daily: u64,
     /// Spotify's per-app rolling window, or `off`.
@@ -85,7 +85,7 @@ pub struct FakeOptions {
     /// setlist.fm's per-key rate, or `off`.
     #[arg(long, default_value = "2/s", value_parser = parse_rate, value_name = "N/s")]
     pub setlistfm_rate: Limit,
-    /// setlist.fm calls per 24 h.
+    /// setlist.fm calls per 24 h; 0 answers every call with 429 (to rehearse an exhausted key).
     #[arg(long, default_value_t = 1440, value_name = "N")]
     pub setlistfm_daily: u64,
     /// Serve only the generated catalog, without the trap fixtures.
@@ -177,10 +177,10 @@ pub async fn run(args: FakeArgs) -> Result<i32> {
         "syncdeck fake: listening on http://{} ({summary}); Ctrl-C to stop",
         server.addr()
     );
-    super::shutdown_signal().await;
-    eprintln!("syncdeck fake: stopping");
+    let signal = crate::shutdown::stopped().await;
+    eprintln!("syncdeck fake: stopping on {}", signal.name());
     server.shutdown().await;
-    Ok(0)
+    Ok(signal.exit_code())
 }
 
 #[cfg(test)]

@@ -23,8 +23,8 @@ use crate::text::{sanitize, truncate};
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("what").required(true).args(["artist", "all", "failed", "worker"])))]
 pub struct SyncArgs {
-    /// Artists to sync, by id, Ticketmaster id or exact name (repeatable).
-    #[arg(long, value_name = "ID|NAME", num_args = 1..)]
+    /// Artists to sync, by id, Ticketmaster id or exact name (repeatable; at most 200 characters).
+    #[arg(long, value_name = "ID|NAME", num_args = 1.., value_parser = Bounded::Name)]
     pub artist: Vec<String>,
     /// Every artist.
     #[arg(long)]
@@ -51,8 +51,8 @@ pub struct TuningArgs {
     /// Ticketmaster requests per second for this key, shared by every process using it [default: 5].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub tm_rate: Option<u32>,
-    /// Ticketmaster requests per day for this key [default: 5000].
-    #[arg(long, value_name = "N")]
+    /// Ticketmaster requests per day for this key, at least 1 [default: 5000].
+    #[arg(long, value_name = "N", value_parser = daily_limit)]
     pub tm_daily: Option<u64>,
     /// Spotify requests per second [default: 10].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -60,8 +60,8 @@ pub struct TuningArgs {
     /// setlist.fm requests per second for this key [default: 1; upgraded keys get 16].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub setlistfm_rate: Option<u32>,
-    /// setlist.fm requests per day for this key [default: 1440].
-    #[arg(long, value_name = "N")]
+    /// setlist.fm requests per day for this key, at least 1 [default: 1440].
+    #[arg(long, value_name = "N", value_parser = daily_limit)]
     pub setlistfm_daily: Option<u64>,
     /// Seconds between heartbeats; a process silent for three of them has its syncs taken over.
     #[arg(long, value_name = "SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=300))]
@@ -96,6 +96,67 @@ impl TuningArgs {
             heartbeat: Duration::from_secs(self.heartbeat),
             ..EngineSettings::default()
         }
+    }
+}
+
+/// A daily request limit: at least 1 (0 would refuse every request before it is sent).
+fn daily_limit(s: &str) -> Result<u64, String> {
+    let n: u64 = s
+        .trim()
+        .parse()
+        .map_err(|_| "not a number of requests; give a whole number, at least 1".to_string())?;
+    if n == 0 {
+        return Err(
+            "the minimum is 1: with 0 no request would ever be sent and every artist \
+                    would fail as rate-limited; leave the flag out for the key's documented limit"
+                .into(),
+        );
+    }
+    Ok(n)
+}
+
+/// An operator's name or id, checked at parse time by [`crate::text::check_name`] or
+/// [`crate::text::check_id`]: a bad one ends the command with exit code 2, like any bad flag,
+/// and the message shows only the start of it (a pasted 100 kB value is not echoed back).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Bounded {
+    /// An artist's name or search, or an id where a name may be given too.
+    Name,
+    /// An id: letters, digits, `-`, `_` and `.`.
+    Id,
+}
+
+impl clap::builder::TypedValueParser for Bounded {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        let what = arg
+            .map(|a| match a.get_long() {
+                Some(long) => format!("--{long}"),
+                None => a.get_id().as_str().to_uppercase(),
+            })
+            .unwrap_or_else(|| "the value".into());
+        let fail = |message: String| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("{message}\n"),
+            )
+            .with_cmd(cmd)
+        };
+        let Some(text) = value.to_str() else {
+            return Err(fail(format!("{what} is not valid UTF-8; give it as text")));
+        };
+        match self {
+            Bounded::Name => crate::text::check_name(&what, text),
+            Bounded::Id => crate::text::check_id(&what, text),
+        }
+        .map(|()| text.to_string())
+        .map_err(fail)
     }
 }
 
@@ -161,22 +222,27 @@ async fn serve(
         engine.store().describe(),
         engine.settings().concurrency
     );
-    let stop = super::shutdown_signal();
+    let stop = crate::shutdown::stopped();
     tokio::pin!(stop);
-    loop {
+    let signal = loop {
         tokio::select! {
-            _ = &mut stop => break,
+            signal = &mut stop => break Some(signal),
             ev = events.recv() => match ev {
                 Ok(EngineEvent::Finished { artist_name, status, error, duration, .. }) => {
                     println!("{}", finished_line(&artist_name, status, error.as_deref(), duration.as_millis() as i64));
                 }
                 Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break None,
             }
         }
-    }
-    eprintln!("stopping: running syncs go back to the queue");
-    Ok(0)
+    };
+    eprintln!(
+        "stopping{}: running syncs go back to the queue",
+        signal
+            .map(|s| format!(" on {}", s.name()))
+            .unwrap_or_default()
+    );
+    Ok(signal.map_or(0, crate::shutdown::StopSignal::exit_code))
 }
 
 fn finished_line(name: &str, status: RunStatus, error: Option<&str>, ms: i64) -> String {
@@ -247,12 +313,12 @@ async fn sync_selected(engine: &Engine, args: &SyncArgs) -> Result<i32> {
     pending.dedup();
     let mut finished: Vec<RunRow> = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
-    let stop = super::shutdown_signal();
+    let stop = crate::shutdown::stopped();
     tokio::pin!(stop);
-    let mut interrupted = false;
+    let mut interrupted = None;
     while !pending.is_empty() {
         tokio::select! {
-            _ = &mut stop => { interrupted = true; break; }
+            signal = &mut stop => { interrupted = Some(signal); break; }
             _ = tokio::time::sleep(Duration::from_millis(300)) => {}
         }
         let rows = engine.store().runs(&pending).await?;
@@ -279,9 +345,10 @@ async fn sync_selected(engine: &Engine, args: &SyncArgs) -> Result<i32> {
         b.finish_and_clear();
     }
     let summary = summary(&finished, joined, started);
-    if interrupted {
+    if let Some(signal) = interrupted {
         eprintln!(
-            "interrupted: {} of {} artists finished; the rest go back to the queue and run on the next `syncdeck sync` or worker",
+            "interrupted by {}: {} of {} artists finished; the rest go back to the queue and run on the next `syncdeck sync` or worker",
+            signal.name(),
             finished.len(),
             queued.len()
         );
@@ -300,11 +367,11 @@ async fn sync_selected(engine: &Engine, args: &SyncArgs) -> Result<i32> {
             summary.duration_ms as f64 / 1000.0
         );
     }
-    let all_ok = !interrupted
+    let all_ok = interrupted.is_none()
         && finished.len() == queued_runs(&queued)
         && summary.succeeded == finished.len();
-    Ok(if interrupted {
-        130
+    Ok(if let Some(signal) = interrupted {
+        signal.exit_code()
     } else if all_ok {
         0
     } else {

@@ -160,6 +160,9 @@ pub enum ImportError {
         "no artist name or Ticketmaster id given; give the artist's name as Ticketmaster lists it"
     )]
     EmptyQuery,
+    /// An over-long name or a malformed id (the message says which and what to do).
+    #[error("{0}; nothing was added")]
+    BadInput(String),
     #[error("adding an artist needs Ticketmaster, which is not configured: {0}; nothing was added")]
     TicketmasterNotConfigured(String),
     #[error(
@@ -198,6 +201,7 @@ pub async fn search_candidates(
     if query.is_empty() {
         return Err(ImportError::EmptyQuery);
     }
+    crate::text::check_name("the artist name", query).map_err(ImportError::BadInput)?;
     let tm = ticketmaster(clients)?;
     Ok(search(tm, query)
         .await?
@@ -238,6 +242,7 @@ pub async fn import_artist(
             if query.is_empty() {
                 return Err(ImportError::EmptyQuery);
             }
+            crate::text::check_name("the artist name", query).map_err(ImportError::BadInput)?;
             let found = search(ticketmaster(clients)?, query).await?;
             let wanted = normalize_name(query);
             let (exact, others): (Vec<_>, Vec<_>) = found
@@ -264,6 +269,7 @@ pub async fn import_artist(
             if id.is_empty() {
                 return Err(ImportError::EmptyQuery);
             }
+            crate::text::check_id("the Ticketmaster id", id).map_err(ImportError::BadInput)?;
             // Present already: no need to ask Ticketmaster.
             if let Some(existing) = store.artist_by_ticketmaster_id(id).await? {
                 return Ok(ImportOutcome::AlreadyPresent {

@@ -110,10 +110,21 @@ impl Inner {
         let Some(run) = self.store.run(run_id).await? else {
             return Ok(());
         };
-        if let Some(o) = &owned {
-            self.store
-                .restore_syncing_parts(&o.artist_id, &o.prior)
-                .await?;
+        match &owned {
+            Some(o) => {
+                self.store
+                    .restore_syncing_parts(&o.artist_id, &o.prior)
+                    .await?
+            }
+            // Started by a worker that stopped responding: what it found is unknown here.
+            None => self
+                .store
+                .fail_syncing_parts(
+                    &run.artist_id,
+                    "interrupted: cancelled after its worker stopped responding",
+                )
+                .await
+                .map(|_| ())?,
         }
         let error = RunError {
             message: "cancelled by the operator".into(),

@@ -30,7 +30,14 @@ pub struct HttpSettings {
     /// Wait after a 429 that names no `Retry-After` (setlist.fm's API gateway sends none).
     pub default_retry_after: Duration,
     pub daily_limit: Option<u64>,
+    /// Largest answer body read, in bytes (after decompression). A larger one is refused as a
+    /// bad response, without reading the rest: no API documents answers anywhere near this.
+    pub max_body_bytes: u64,
 }
+
+/// The default [`HttpSettings::max_body_bytes`]: 16 MiB, about fifty times the largest real
+/// answer (a page of 200 Ticketmaster events).
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
 
 impl HttpSettings {
     pub fn for_provider(provider: Provider) -> HttpSettings {
@@ -43,6 +50,7 @@ impl HttpSettings {
             max_retry_after: Duration::from_secs(60),
             default_retry_after: Duration::from_secs(2),
             daily_limit: None,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         };
         match provider {
             // 5 req/s and 5,000 a day per key (apis.md 1.3).
@@ -106,7 +114,55 @@ pub struct RetryNotice {
 pub type RetryHook = Arc<dyn Fn(&RetryNotice) + Send + Sync>;
 
 /// An answer as a transport returns it: status, headers, body; or why none came (no URL in it).
-pub type TransportResult = Result<(StatusCode, HeaderMap, Bytes), String>;
+pub type TransportResult = Result<(StatusCode, HeaderMap, Bytes), TransportError>;
+
+/// Why a transport has no answer to give.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportError {
+    /// No whole answer came (refused or dropped connection, a timeout): worth another try.
+    NoAnswer(String),
+    /// The body is larger than `limit` bytes: `seen` is its declared length, or what was read
+    /// before stopping. Asking again would fetch the same, so it is a bad response.
+    TooLarge { limit: u64, seen: u64 },
+}
+
+impl From<String> for TransportError {
+    fn from(why: String) -> TransportError {
+        TransportError::NoAnswer(why)
+    }
+}
+
+impl From<&str> for TransportError {
+    fn from(why: &str) -> TransportError {
+        TransportError::NoAnswer(why.to_string())
+    }
+}
+
+/// The message of a [`TransportError::TooLarge`], naming the limit and what to check.
+pub fn too_large_message(limit: u64, seen: u64) -> String {
+    format!(
+        "the answer is larger than the {} limit (at least {} bytes), so it was not read further; \
+         no API documents answers this large: check that the base URL points at the real API \
+         and not at a proxy or a download",
+        describe_bytes(limit),
+        crate::text::thousands(i64::try_from(seen).unwrap_or(i64::MAX))
+    )
+}
+
+/// `16 MiB`, `512 KiB` or `100 bytes`.
+fn describe_bytes(n: u64) -> String {
+    const MIB: u64 = 1024 * 1024;
+    if n >= MIB && n.is_multiple_of(MIB) {
+        format!("{} MiB", n / MIB)
+    } else if n >= 1024 && n.is_multiple_of(1024) {
+        format!("{} KiB", n / 1024)
+    } else {
+        format!(
+            "{} bytes",
+            crate::text::thousands(i64::try_from(n).unwrap_or(i64::MAX))
+        )
+    }
+}
 
 /// What carries a request. Production uses reqwest; tests script answers in memory, so retry
 /// and backoff timing can be checked on tokio's paused clock without sockets.
@@ -118,8 +174,12 @@ pub trait Transport: Send + Sync {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = TransportResult> + Send + 'a>>;
 }
 
-/// The real network, through reqwest.
-pub struct ReqwestTransport;
+/// The real network, through reqwest. Bodies are read chunk by chunk and given up on past
+/// `max_body_bytes` (a declared `Content-Length` over it is refused before reading), so an
+/// endless or huge answer costs at most that much memory.
+pub struct ReqwestTransport {
+    pub max_body_bytes: u64,
+}
 
 impl Transport for ReqwestTransport {
     fn execute<'a>(
@@ -128,14 +188,29 @@ impl Transport for ReqwestTransport {
         request: reqwest::Request,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = TransportResult> + Send + 'a>> {
         Box::pin(async move {
-            let run = async {
-                let resp = client.execute(request).await?;
-                let status = resp.status();
-                let headers = resp.headers().clone();
-                let body = resp.bytes().await?;
-                Ok::<_, reqwest::Error>((status, headers, body))
-            };
-            run.await.map_err(|e| describe_reqwest(&e))
+            let limit = self.max_body_bytes;
+            let no_answer = |e: reqwest::Error| TransportError::NoAnswer(describe_reqwest(&e));
+            let mut resp = client.execute(request).await.map_err(no_answer)?;
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            // Without decompression the declared length is the body's; with it, reqwest
+            // drops the header and the loop below counts the decoded bytes.
+            if let Some(declared) = resp.content_length().filter(|n| *n > limit) {
+                return Err(TransportError::TooLarge {
+                    limit,
+                    seen: declared,
+                });
+            }
+            let capacity = resp.content_length().unwrap_or(0).min(limit);
+            let mut body = bytes::BytesMut::with_capacity(usize::try_from(capacity).unwrap_or(0));
+            while let Some(chunk) = resp.chunk().await.map_err(no_answer)? {
+                let seen = body.len() as u64 + chunk.len() as u64;
+                if seen > limit {
+                    return Err(TransportError::TooLarge { limit, seen });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok((status, headers, body.freeze()))
         })
     }
 }
@@ -246,6 +321,7 @@ impl ProviderHttp {
                 status: None,
                 message: format!("cannot build the HTTP client: {e}"),
             })?;
+        let max_body_bytes = settings.max_body_bytes;
         Ok(ProviderHttp {
             provider,
             client,
@@ -254,7 +330,7 @@ impl ProviderHttp {
             settings,
             secrets,
             on_retry: None,
-            transport: Arc::new(ReqwestTransport),
+            transport: Arc::new(ReqwestTransport { max_body_bytes }),
             gate: None,
         })
     }
@@ -338,10 +414,14 @@ impl ProviderHttp {
                     status: None,
                     message: format!("no answer within {} s", self.settings.timeout.as_secs()),
                 },
-                Ok(Err(e)) => ProviderError::Transient {
+                Ok(Err(TransportError::NoAnswer(e))) => ProviderError::Transient {
                     provider,
                     status: None,
                     message: self.scrub(&e),
+                },
+                Ok(Err(TransportError::TooLarge { limit, seen })) => ProviderError::BadResponse {
+                    provider,
+                    what: too_large_message(limit, seen),
                 },
                 Ok(Ok((status, headers, body))) => {
                     tracing::debug!(provider = %provider, url = %shown_url, status = status.as_u16(), ms = started.elapsed().as_millis() as u64, "request");

@@ -415,6 +415,15 @@ impl Store {
         })
         .map_err(err(format!("starting run {run_id}")))?;
         if updated == 1 {
+            // A run taken over from a worker that stopped responding: its attempt ended.
+            let close = crate::sql!(
+                "UPDATE syncdeck_run_attempts SET finished_at = $3::timestamptz, outcome = 'interrupted', \
+                 error = 'its worker stopped responding' WHERE run_id = $1::uuid AND attempt <> $2 AND finished_at IS NULL"
+            );
+            crate::with_tx!(&mut tx, c, b => {
+                sqlx::query(close.text(b)).bind(run_id).bind(attempt).bind(&now).execute(c).await.map(|_| ())
+            })
+            .map_err(err(format!("closing the interrupted attempts of run {run_id}")))?;
             let a = crate::sql!(
                 "INSERT INTO syncdeck_run_attempts (run_id, attempt, worker, started_at) VALUES ($1::uuid, $2, $3, $4::timestamptz) \
                  ON CONFLICT (run_id, attempt) DO UPDATE SET worker = EXCLUDED.worker, started_at = EXCLUDED.started_at, \
@@ -432,7 +441,10 @@ impl Store {
         if updated == 1 {
             return Ok(Ok(run));
         }
-        if run.status.is_active() && run.cancel_requested {
+        let live_elsewhere = run.status == RunStatus::Running
+            && run.worker.as_deref().is_some_and(|w| w != worker)
+            && run.heartbeat_at.is_some_and(|h| h >= stale_before);
+        if run.status.is_active() && run.cancel_requested && !live_elsewhere {
             return Ok(Err(StartRefused::CancelRequested));
         }
         if run.status == RunStatus::Running {
@@ -483,6 +495,16 @@ impl Store {
                 .bind(counts.to_string()).execute(p).await.map(|r| r.rows_affected())
         })
         .map_err(err(format!("finishing run {run_id}")))?;
+        if n == 1 {
+            let close = crate::sql!(
+                "UPDATE syncdeck_run_attempts SET finished_at = $2::timestamptz, outcome = 'interrupted', \
+                 error = 'the run ended without it' WHERE run_id = $1::uuid AND finished_at IS NULL"
+            );
+            crate::with_pool!(&self.db, p, b => {
+                sqlx::query(close.text(b)).bind(run_id).bind(now_db()).execute(p).await.map(|_| ())
+            })
+            .map_err(err(format!("closing the attempts of run {run_id}")))?;
+        }
         Ok(n == 1)
     }
 

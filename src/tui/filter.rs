@@ -15,10 +15,17 @@ pub struct SearchKey {
 impl SearchKey {
     pub fn of(a: &ArtistSummary) -> SearchKey {
         SearchKey {
-            name: a.name.to_lowercase(),
-            ticketmaster_id: a.ticketmaster_id.to_lowercase(),
+            name: fold(&a.name),
+            ticketmaster_id: fold(&a.ticketmaster_id),
         }
     }
+}
+
+/// Text lower-cased for comparing without case. Lower-casing alone is not enough: a capital
+/// sigma becomes the final `ς` at the end of a word and `σ` inside one, so `ΟΔΥΣ` (a piece of
+/// `ΟΔΥΣΣΕΑΣ`) would not be found in it. Both forms fold to `σ`.
+fn fold(text: &str) -> String {
+    text.to_lowercase().replace('ς', "σ")
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,7 +81,7 @@ impl Query {
             if word.is_empty() {
                 continue;
             }
-            let lower = word.to_lowercase();
+            let lower = fold(word);
             let test = if lower == "never-synced" || lower == "never" {
                 Test::NeverSynced
             } else if lower == "has-error" || lower == "has:error" {

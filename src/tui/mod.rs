@@ -121,14 +121,21 @@ pub async fn run(engine: Engine, options: TuiOptions) -> Result<i32> {
     let mut ticks: u64 = 0;
     let mut poll_since = Utc::now() - POLL_OVERLAP;
     let frame_budget = Duration::from_millis(16);
-    loop {
+    let stop = crate::shutdown::stopped();
+    tokio::pin!(stop);
+    // Every way out of the loop (q, a signal, the terminal gone, an error) passes the engine's
+    // shutdown below: running syncs go back to the queue, their artists' parts are restored.
+    let outcome: Result<i32> = async { loop {
         if dirty && last_draw.elapsed() >= frame_budget {
             app.running_here = engine.running_here();
             let mut out = std::io::stdout();
             let _ = crossterm::execute!(out, crossterm::terminal::BeginSynchronizedUpdate);
-            terminal
-                .draw(|f| view::draw(f, &app, &theme, Utc::now()))
-                .wrap_err("cannot draw to the terminal")?;
+            if let Err(e) = terminal.draw(|f| view::draw(f, &app, &theme, Utc::now())) {
+                // Writing fails when the terminal is gone (closed window, dropped SSH).
+                tracing::warn!("cannot draw to the terminal ({e}); stopping as on SIGHUP");
+                crate::shutdown::request(crate::shutdown::StopSignal::Hangup);
+                return Ok(crate::shutdown::StopSignal::Hangup.exit_code());
+            }
             let _ = crossterm::execute!(out, crossterm::terminal::EndSynchronizedUpdate);
             let _ = out.flush();
             last_draw = Instant::now();
@@ -153,8 +160,21 @@ pub async fn run(engine: Engine, options: TuiOptions) -> Result<i32> {
                     _ => None,
                 },
                 Some(Ok(_)) => None,
-                Some(Err(e)) => return Err(e).wrap_err("cannot read the terminal"),
-                None => Some(Action::Key(crossterm::event::KeyEvent::new(crossterm::event::KeyCode::Char('q'), crossterm::event::KeyModifiers::NONE))),
+                Some(Err(e)) => {
+                    tracing::warn!("cannot read the terminal ({e}); stopping as on SIGHUP");
+                    crate::shutdown::request(crate::shutdown::StopSignal::Hangup);
+                    return Ok(crate::shutdown::StopSignal::Hangup.exit_code());
+                }
+                None => {
+                    tracing::warn!("the terminal closed; stopping as on SIGHUP");
+                    crate::shutdown::request(crate::shutdown::StopSignal::Hangup);
+                    return Ok(crate::shutdown::StopSignal::Hangup.exit_code());
+                }
+            },
+            signal = &mut stop => {
+                app.notice = Some(format!("{}: stopping, running syncs go back to the queue…", signal.name()));
+                let _ = terminal.draw(|f| view::draw(f, &app, &theme, Utc::now()));
+                return Ok(signal.exit_code());
             },
             ev = engine_events.recv() => match ev {
                 Ok(ev) => Some(Action::Engine(ev)),
@@ -219,12 +239,14 @@ pub async fn run(engine: Engine, options: TuiOptions) -> Result<i32> {
             if effect == Effect::Quit {
                 app.notice = Some("stopping: running syncs go back to the queue…".into());
                 let _ = terminal.draw(|f| view::draw(f, &app, &theme, Utc::now()));
-                engine.shutdown().await;
                 return Ok(0);
             }
             ctx.perform(effect);
         }
-    }
+    } }
+    .await;
+    engine.shutdown().await;
+    outcome
 }
 
 /// Provider clients for adding an artist: the configured keys, the shared budgets.

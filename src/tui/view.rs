@@ -91,7 +91,7 @@ fn draw_picker(frame: &mut Frame<'_>, p: &Picker, theme: &Theme, area: Rect) {
             Row::new(vec![
                 Cell::from(sanitize(&c.name)),
                 Cell::from(sanitize(&c.describe())),
-                Cell::from(c.ticketmaster_id.clone()),
+                Cell::from(sanitize(&c.ticketmaster_id)),
                 Cell::from(mark),
             ])
             .style(style)
@@ -117,7 +117,7 @@ fn draw_picker(frame: &mut Frame<'_>, p: &Picker, theme: &Theme, area: Rect) {
 fn draw_header(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
     let h = &app.header;
     let mut parts = vec![
-        format!(" syncdeck · {}", h.database),
+        format!(" syncdeck · {}", sanitize(&h.database)),
         format!(
             "{} worker{} ({} slots)",
             h.workers,
@@ -428,15 +428,15 @@ fn detail_lines<'a>(
     )));
     lines.push(Line::from(format!(
         "ticketmaster  {}",
-        artist.ticketmaster_id
+        sanitize(&artist.ticketmaster_id)
     )));
     lines.push(Line::from(format!(
         "spotify id    {}",
-        artist.spotify_id.as_deref().unwrap_or("-")
+        sanitize(artist.spotify_id.as_deref().unwrap_or("-"))
     )));
     lines.push(Line::from(format!(
         "musicbrainz   {}",
-        artist.setlist_fm_mbid.as_deref().unwrap_or("-")
+        sanitize(artist.setlist_fm_mbid.as_deref().unwrap_or("-"))
     )));
     lines.push(Line::from(format!(
         "upcoming      {} events listed by Ticketmaster (the table's SHOWS)",
@@ -594,7 +594,7 @@ fn draw_status(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
             let err = app
                 .filter_error
                 .as_deref()
-                .map(|e| format!("  ✗ {e}"))
+                .map(|e| format!("  ✗ {}", sanitize(e)))
                 .unwrap_or_default();
             format!(
                 " filter: {}▏ {} of {}{err} · enter keep · esc back",
@@ -803,7 +803,7 @@ fn env_lines<'a>(app: &App, theme: &Theme) -> Vec<Line<'a>> {
             Span::styled(format!("{:<12}", c.status.as_str()), style),
             Span::raw(format!(
                 " {source:<5} {:<24} {latency}",
-                c.preview.as_deref().unwrap_or("")
+                sanitize(c.preview.as_deref().unwrap_or(""))
             )),
         ]));
         let mut detail: Vec<String> = vec![sanitize(&c.detail)];
@@ -892,7 +892,9 @@ fn draw_jobs(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect, now: D
                 Cell::from(j.requested_at.map(|t| relative(t, now)).unwrap_or_default()),
             ];
             if wide {
-                cells.push(Cell::from(j.worker.clone().unwrap_or_default()));
+                cells.push(Cell::from(sanitize(
+                    j.worker.as_deref().unwrap_or_default(),
+                )));
             }
             cells.push(Cell::from(progress));
             Row::new(cells)

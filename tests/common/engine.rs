@@ -1,5 +1,6 @@
 //! An engine wired to an in-process fake, for the engine tests and benchmarks.
 
+use std::process::Command;
 use std::time::Duration;
 
 use syncdeck::catalog::{Catalog, DEMO_SEED};
@@ -93,4 +94,41 @@ pub async fn seed(store: &Store, fake: &FakeServer) {
 
 pub fn catalog(artists: usize) -> Catalog {
     Catalog::new(DEMO_SEED, artists)
+}
+
+/// The children pace themselves at the scaled fake's limits and beat every second.
+const TUNING: [&str; 8] = [
+    "--tm-rate",
+    "50",
+    "--setlistfm-rate",
+    "10",
+    "--spotify-rate",
+    "100",
+    "--heartbeat",
+    "1",
+];
+
+/// `syncdeck sync EXTRA…` as a child process on the SQLite database `url`, against `fake`, in
+/// `dir` (its HOME and data directory, so no `.env` of the checkout is read).
+pub fn sync_command(
+    fake: &FakeServer,
+    url: &DatabaseUrl,
+    dir: &std::path::Path,
+    extra: &[&str],
+) -> Command {
+    let DatabaseUrl::Sqlite { path, .. } = url else {
+        panic!("SQLite only")
+    };
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_syncdeck"));
+    cmd.arg("sync").args(extra).args(TUNING);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("SYNCDECK_DATA_DIR", dir)
+        .env("DATABASE_URL", format!("sqlite://{}", path.display()))
+        .current_dir(dir);
+    for (k, v) in fake.env() {
+        cmd.env(k, v);
+    }
+    cmd
 }

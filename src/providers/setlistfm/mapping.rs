@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::types::{Setlist, SfArtist};
 use crate::providers::error::Provider;
-use crate::providers::mapping::{MapError, clean};
+use crate::providers::mapping::{MapError, clean, clean_id, clean_name, require_id};
 use crate::providers::spotify::mapping::{Ambiguous, normalize_name};
 use crate::store::upsert::{SetlistRow, SetlistSongRow};
 
@@ -35,7 +35,7 @@ pub fn setlist_date(s: &Setlist) -> Option<NaiveDate> {
 
 /// The setlist row (no show or venue yet: the engine links them) and its performed songs.
 pub fn setlist_rows(s: &Setlist) -> Result<(SetlistRow, Vec<SetlistSongRow>), MapError> {
-    let id = clean(&s.id).ok_or_else(|| MapError("setlist without an id".into()))?;
+    let id = require_id("setlist id", &s.id, "setlist without an id")?;
     let date = setlist_date(s).ok_or_else(|| {
         MapError(format!(
             "setlist {id}: event date {:?} is not dd-MM-yyyy",
@@ -47,7 +47,7 @@ pub fn setlist_rows(s: &Setlist) -> Result<(SetlistRow, Vec<SetlistSongRow>), Ma
     for set in s.all_sets() {
         let is_encore = set.encore.is_some_and(|n| n > 0);
         for song in &set.song {
-            let name = clean(&song.name);
+            let name = clean_name(&song.name);
             let tape = song.tape == Some(true);
             // A nameless entry is an unidentified song: listed, but no song row can hold it.
             let position = match (&name, tape) {
@@ -68,7 +68,7 @@ pub fn setlist_rows(s: &Setlist) -> Result<(SetlistRow, Vec<SetlistSongRow>), Ma
                 "position": position,
                 "encore": is_encore,
                 "info": clean(&song.info),
-                "cover": song.cover.as_ref().and_then(|c| clean(&c.name)),
+                "cover": song.cover.as_ref().and_then(|c| clean_name(&c.name)),
                 "tape": tape,
             }));
         }
@@ -76,7 +76,7 @@ pub fn setlist_rows(s: &Setlist) -> Result<(SetlistRow, Vec<SetlistSongRow>), Ma
     let row = SetlistRow {
         setlist_fm_id: id,
         date: Some(date),
-        tour_name: s.tour.as_ref().and_then(|t| clean(&t.name)),
+        tour_name: s.tour.as_ref().and_then(|t| clean_name(&t.name)),
         show_id: None,
         venue_id: None,
         songs: serde_json::Value::Array(songs_json),
@@ -117,7 +117,7 @@ pub fn exact_artist(name: &str, candidates: &[SfArtist]) -> Result<Option<SfArti
                 .as_deref()
                 .is_some_and(|n| normalize_name(n) == wanted)
         })
-        .filter(|a| clean(&a.mbid).is_some_and(|m| seen.insert(m.to_ascii_lowercase())))
+        .filter(|a| valid_mbid(a).is_some_and(|m| seen.insert(m.to_ascii_lowercase())))
         .collect();
     match matches.as_slice() {
         [] => Ok(None),
@@ -125,9 +125,14 @@ pub fn exact_artist(name: &str, candidates: &[SfArtist]) -> Result<Option<SfArti
         many => Err(Ambiguous {
             provider: Provider::Setlistfm,
             name: name.trim().to_string(),
-            ids: many.iter().filter_map(|a| clean(&a.mbid)).collect(),
+            ids: many.iter().filter_map(|a| valid_mbid(a)).collect(),
         }),
     }
+}
+
+/// The candidate's MusicBrainz id, when it is one (an over-long or malformed id never matches).
+fn valid_mbid(a: &SfArtist) -> Option<String> {
+    clean_id("MusicBrainz id", &a.mbid).ok().flatten()
 }
 
 #[cfg(test)]

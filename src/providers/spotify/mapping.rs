@@ -10,8 +10,9 @@ use chrono::NaiveDate;
 
 use super::types::{Artist, Image, SimplifiedAlbum, SimplifiedTrack, Track};
 use crate::providers::error::Provider;
-use crate::providers::mapping::{MapError, clean};
+use crate::providers::mapping::{MapError, clean_id, clean_name, clean_url, fits_url, require_id};
 use crate::store::upsert::SongRow;
+use crate::text::{MAX_NAME_CHARS, cut_chars};
 
 /// What a Spotify artist sets on the app's `artists` row.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -40,7 +41,11 @@ pub struct Ambiguous {
 pub fn widest_image(images: &[Image]) -> Option<String> {
     images
         .iter()
-        .filter(|i| i.url.as_deref().is_some_and(|u| !u.trim().is_empty()))
+        .filter(|i| {
+            i.url
+                .as_deref()
+                .is_some_and(|u| !u.trim().is_empty() && fits_url(u))
+        })
         .max_by_key(|i| (i.width.unwrap_or(0), i.height.unwrap_or(0)))
         .and_then(|i| i.url.clone())
 }
@@ -80,7 +85,7 @@ pub fn exact_match(name: &str, candidates: &[Artist]) -> Result<Option<Artist>, 
                 .as_deref()
                 .is_some_and(|n| normalize_name(n) == wanted)
         })
-        .filter(|a| clean(&a.id).is_some_and(|id| seen.insert(id)))
+        .filter(|a| valid_id(a).is_some_and(|id| seen.insert(id)))
         .collect();
     match matches.as_slice() {
         [] => Ok(None),
@@ -88,23 +93,29 @@ pub fn exact_match(name: &str, candidates: &[Artist]) -> Result<Option<Artist>, 
         many => Err(Ambiguous {
             provider: Provider::Spotify,
             name: name.trim().to_string(),
-            ids: many.iter().filter_map(|a| clean(&a.id)).collect(),
+            ids: many.iter().filter_map(|a| valid_id(a)).collect(),
         }),
     }
 }
 
+/// The candidate's id, when it is one (an over-long or malformed id never matches).
+fn valid_id(a: &Artist) -> Option<String> {
+    clean_id("Spotify artist id", &a.id).ok().flatten()
+}
+
 pub fn artist_fields(a: &Artist) -> Result<ArtistSpotifyFields, MapError> {
-    let spotify_id = clean(&a.id).ok_or_else(|| MapError("Spotify artist without an id".into()))?;
-    let name = clean(&a.name)
+    let spotify_id = require_id("Spotify artist id", &a.id, "Spotify artist without an id")?;
+    let name = clean_name(&a.name)
         .ok_or_else(|| MapError(format!("Spotify artist {spotify_id} without a name")))?;
     let mut genres: Vec<String> = Vec::new();
     for g in a.genres.iter().map(|g| g.trim()).filter(|g| !g.is_empty()) {
-        if !genres.iter().any(|x| x == g) {
-            genres.push(g.to_string());
+        let g = cut_chars(g, MAX_NAME_CHARS);
+        if !genres.contains(&g) {
+            genres.push(g);
         }
     }
     Ok(ArtistSpotifyFields {
-        spotify_url: a.external_urls.as_ref().and_then(|u| clean(&u.spotify)),
+        spotify_url: a.external_urls.as_ref().and_then(|u| clean_url(&u.spotify)),
         image_url: widest_image(&a.images),
         genres,
         followers: a
@@ -137,20 +148,20 @@ pub fn release_date(album: &SimplifiedAlbum) -> Option<NaiveDate> {
 
 /// A song row from an album and one of its tracks. Local files (no id) and nameless tracks fail.
 pub fn song_row(album: &SimplifiedAlbum, track: &SimplifiedTrack) -> Result<SongRow, MapError> {
-    let spotify_id = clean(&track.id).ok_or_else(|| {
+    let spotify_id = clean_id("Spotify track id", &track.id)?.ok_or_else(|| {
         MapError(format!(
             "a track without an id on album {}",
-            clean(&album.name).unwrap_or_else(|| "(unnamed)".into())
+            clean_name(&album.name).unwrap_or_else(|| "(unnamed)".into())
         ))
     })?;
-    let name =
-        clean(&track.name).ok_or_else(|| MapError(format!("track {spotify_id} without a name")))?;
+    let name = clean_name(&track.name)
+        .ok_or_else(|| MapError(format!("track {spotify_id} without a name")))?;
     Ok(SongRow {
         spotify_id,
         name,
         duration_ms: track.duration_ms.filter(|d| *d >= 0),
-        preview_url: clean(&track.preview_url),
-        album_name: clean(&album.name),
+        preview_url: clean_url(&track.preview_url),
+        album_name: clean_name(&album.name),
         album_image_url: widest_image(&album.images),
         // Album track lists carry no popularity (and dev-mode tracks none at all).
         popularity: None,

@@ -110,7 +110,8 @@ pub fn classify(r: &ErrorResponse<'_>) -> ProviderError {
                 provider: P,
                 resets_at: retry_after(r.headers)
                     .and_then(|d| chrono::Duration::from_std(d).ok())
-                    .map(|d| Utc::now() + d),
+                    // A wait past the calendar's end (a huge `Retry-After`) is no known reset.
+                    .and_then(|d| Utc::now().checked_add_signed(d)),
             }
         }
         429 => ProviderError::RateLimited {

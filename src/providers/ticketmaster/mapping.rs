@@ -24,13 +24,18 @@ pub struct AttractionInfo {
 }
 
 pub use crate::providers::mapping::MapError;
-use crate::providers::mapping::clean;
+use crate::providers::mapping::{clean, clean_id, clean_name, clean_url, fits_url, require_id};
+use crate::text::MAX_ID_CHARS;
 
 /// The widest image's URL (not the first: TM lists about ten sizes in no order).
 pub fn widest_image(images: &[Image]) -> Option<String> {
     images
         .iter()
-        .filter(|i| i.url.as_deref().is_some_and(|u| !u.is_empty()))
+        .filter(|i| {
+            i.url
+                .as_deref()
+                .is_some_and(|u| !u.trim().is_empty() && fits_url(u))
+        })
         .max_by_key(|i| i.width.unwrap_or(0))
         .and_then(|i| i.url.clone())
 }
@@ -41,19 +46,22 @@ pub fn spotify_id_from_url(url: &str) -> Option<String> {
     let id: String = rest
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric())
+        .take(MAX_ID_CHARS + 1)
         .collect();
-    (id.len() >= 10).then_some(id)
+    (10..=MAX_ID_CHARS).contains(&id.len()).then_some(id)
 }
 
 pub fn attraction_info(a: &Attraction) -> Result<AttractionInfo, MapError> {
-    let id = clean(&a.id).ok_or_else(|| MapError("attraction without an id".into()))?;
-    let name = clean(&a.name).ok_or_else(|| MapError(format!("attraction {id} without a name")))?;
+    let id = require_id("attraction id", &a.id, "attraction without an id")?;
+    let name =
+        clean_name(&a.name).ok_or_else(|| MapError(format!("attraction {id} without a name")))?;
     let links = a.external_links.clone().unwrap_or_default();
     let mut genres: Vec<String> = Vec::new();
     for c in &a.classifications {
         for n in [&c.genre, &c.sub_genre].into_iter().flatten() {
             // "Undefined" and "Other" are placeholder names, not genres.
-            let genre = clean(&n.name).filter(|g| !matches!(g.as_str(), "Undefined" | "Other"));
+            let genre =
+                clean_name(&n.name).filter(|g| !matches!(g.as_str(), "Undefined" | "Other"));
             if let Some(g) = genre.filter(|g| !genres.contains(g)) {
                 genres.push(g);
             }
@@ -62,22 +70,25 @@ pub fn attraction_info(a: &Attraction) -> Result<AttractionInfo, MapError> {
     Ok(AttractionInfo {
         ticketmaster_id: id,
         name,
-        url: clean(&a.url),
+        url: clean_url(&a.url),
         image_url: widest_image(&a.images),
         genres,
         spotify_id: links
             .spotify
             .iter()
             .find_map(|l| l.url.as_deref().and_then(spotify_id_from_url)),
-        musicbrainz_id: links.musicbrainz.iter().find_map(|l| clean(&l.id)),
+        musicbrainz_id: links
+            .musicbrainz
+            .iter()
+            .find_map(|l| clean_id("MusicBrainz id", &l.id).ok().flatten()),
         upcoming_events: a.upcoming_events.as_ref().and_then(|u| u.total),
     })
 }
 
 /// A venue row, or `None` when the venue has no id or no name (the show keeps no venue).
 pub fn venue_row(v: &Venue) -> Option<VenueRow> {
-    let ticketmaster_id = clean(&v.id)?;
-    let name = clean(&v.name)?;
+    let ticketmaster_id = clean_id("venue id", &v.id).ok().flatten()?;
+    let name = clean_name(&v.name)?;
     let address = v.address.as_ref().and_then(|a| {
         clean(&a.line1)
             .or_else(|| clean(&a.line2))
@@ -87,11 +98,11 @@ pub fn venue_row(v: &Venue) -> Option<VenueRow> {
     Some(VenueRow {
         ticketmaster_id,
         name,
-        city: v.city.as_ref().and_then(|c| clean(&c.name)),
-        state: v.state.as_ref().and_then(|s| clean(&s.name)),
-        country: v.country.as_ref().and_then(|c| clean(&c.name)),
+        city: v.city.as_ref().and_then(|c| clean_name(&c.name)),
+        state: v.state.as_ref().and_then(|s| clean_name(&s.name)),
+        country: v.country.as_ref().and_then(|c| clean_name(&c.name)),
         address,
-        postal_code: clean(&v.postal_code),
+        postal_code: clean_name(&v.postal_code),
         latitude: loc
             .and_then(|l| l.latitude.as_ref())
             .and_then(|c| c.value())
@@ -100,8 +111,8 @@ pub fn venue_row(v: &Venue) -> Option<VenueRow> {
             .and_then(|l| l.longitude.as_ref())
             .and_then(|c| c.value())
             .filter(|v| (-180.0..=180.0).contains(v)),
-        timezone: clean(&v.timezone),
-        url: clean(&v.url),
+        timezone: clean_name(&v.timezone),
+        url: clean_url(&v.url),
         image_url: widest_image(&v.images),
     })
 }
@@ -124,8 +135,8 @@ pub fn event_venue(e: &Event) -> Option<&Venue> {
 
 /// A show row. `today` is the venue-local today used to mark past shows completed.
 pub fn show_row(e: &Event, today: NaiveDate) -> Result<ShowRow, MapError> {
-    let id = clean(&e.id).ok_or_else(|| MapError("event without an id".into()))?;
-    let name = clean(&e.name).ok_or_else(|| MapError(format!("event {id} without a name")))?;
+    let id = require_id("event id", &e.id, "event without an id")?;
+    let name = clean_name(&e.name).ok_or_else(|| MapError(format!("event {id} without a name")))?;
     let start = e.dates.as_ref().and_then(|d| d.start.as_ref());
     let tba = start.is_some_and(|s| s.date_tba == Some(true) || s.date_tbd == Some(true));
     let date = if tba {
@@ -164,7 +175,12 @@ pub fn show_row(e: &Event, today: NaiveDate) -> Result<ShowRow, MapError> {
     let attractions = e
         .embedded
         .as_ref()
-        .map(|em| em.attractions.iter().filter_map(|a| clean(&a.id)).collect())
+        .map(|em| {
+            em.attractions
+                .iter()
+                .filter_map(|a| clean_id("attraction id", &a.id).ok().flatten())
+                .collect()
+        })
         .unwrap_or_default();
     Ok(ShowRow {
         ticketmaster_id: id,
@@ -172,8 +188,8 @@ pub fn show_row(e: &Event, today: NaiveDate) -> Result<ShowRow, MapError> {
         date,
         status: show_status(code, date, today),
         image_url: widest_image(&e.images),
-        ticket_url: clean(&e.url),
-        url: clean(&e.url),
+        ticket_url: clean_url(&e.url),
+        url: clean_url(&e.url),
         min_price,
         max_price,
         description: clean(&e.info),

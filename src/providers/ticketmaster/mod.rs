@@ -76,6 +76,8 @@ pub fn classify(r: &ErrorResponse<'_>) -> ProviderError {
         let message = body
             .fault
             .and_then(|f| f.faultstring)
+            .filter(|m| !m.trim().is_empty())
+            .map(|m| tidy(&m))
             .unwrap_or_else(|| first_line(r.body));
         return ProviderError::Auth {
             provider: P,
@@ -84,8 +86,8 @@ pub fn classify(r: &ErrorResponse<'_>) -> ProviderError {
         };
     }
     if let Some(e) = discovery {
-        let code = e.code.clone().unwrap_or_default();
-        let detail = e.detail.clone().unwrap_or_default();
+        let code = tidy(e.code.as_deref().unwrap_or_default());
+        let detail = tidy(e.detail.as_deref().unwrap_or_default());
         return match status {
             404 => ProviderError::NotFound {
                 provider: P,
@@ -104,6 +106,12 @@ pub fn classify(r: &ErrorResponse<'_>) -> ProviderError {
         };
     }
     default_classify(P, r)
+}
+
+/// Provider text in a message: one visible line of at most 200 columns, as [`first_line`]
+/// makes of a body (a fault string or an error detail can hold newlines or escape codes).
+fn tidy(text: &str) -> String {
+    crate::text::truncate(&crate::text::sanitize(text.trim()), 200)
 }
 
 /// `YYYY-MM-DDTHH:mm:ssZ`, the only format the API accepts (no fractions).

@@ -1,0 +1,179 @@
+//! SIGINT, SIGTERM and SIGHUP (a dropped SSH session) to `syncdeck sync --all` and to a worker
+//! while syncs are in flight: a clean stop with exit code 128 + the signal's number, the runs
+//! back in the queue, no artist part left `syncing`, nothing left `running`. (The console's
+//! signals are checked through a PTY in tests/tui_pty.rs.)
+
+mod common;
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::engine::{engine_for, fake_scaled, seed, sync_command};
+use syncdeck::config::DatabaseUrl;
+use syncdeck::engine::RequestKind;
+use syncdeck::store::Store;
+use syncdeck::store::artist_sync::Selection;
+
+async fn scalar(store: &Store, sql: &str) -> i64 {
+    syncdeck::with_pool!(&store.db, p, b => {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string())).fetch_one(p).await
+    })
+    .expect(sql)
+}
+
+async fn running_runs(store: &Store) -> i64 {
+    scalar(
+        store,
+        "SELECT COUNT(*) FROM syncdeck_runs WHERE status = 'running'",
+    )
+    .await
+}
+
+/// Waits (up to 60 s) until the child has runs executing, so the signal lands mid-sync.
+async fn wait_until_running(store: &Store, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while running_runs(store).await == 0 {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the child exited ({status}) before any sync ran");
+        }
+        assert!(Instant::now() < deadline, "no sync started within 60 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Sends `signal` (a `kill -s` name) and waits for the exit; returns the code and stderr.
+async fn stop_with(mut child: Child, signal: &str) -> (i32, String, Duration) {
+    let pid = child.id().to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-s", signal, &pid])
+        .status()
+        .expect("run kill");
+    assert!(sent.success(), "kill -s {signal} {pid}");
+    let started = Instant::now();
+    let signal = signal.to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(_)) = child.try_wait() {
+                break child
+                    .wait_with_output()
+                    .expect("collect the child's output");
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("no exit within 30 s of {signal}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    })
+    .await
+    .expect("the waiting task");
+    let code = out.status.code().unwrap_or(-1);
+    (
+        code,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        started.elapsed(),
+    )
+}
+
+/// Nothing is left half-done: no run `running`, no part `syncing`; every run the signal
+/// interrupted is queued again (or ended), so the next sync picks it up.
+async fn assert_left_clean(store: &Store) {
+    assert_eq!(running_runs(store).await, 0, "a run was left running");
+    for a in store.all_artists().await.expect("read the artists") {
+        assert!(
+            !a.sync_status.to_json().contains("syncing"),
+            "{} left syncing: {}",
+            a.name,
+            a.sync_status.to_json()
+        );
+    }
+}
+
+/// One process per signal: stopped mid-sync, it exits 128 + n and leaves nothing syncing;
+/// a later sync then finishes every artist (nothing was lost).
+async fn signal_stops_cleanly(args: &[&str], signal: &str, code: i32) {
+    // Slow answers: every sync is still in flight when the signal comes.
+    let fake = fake_scaled(12, 10, Some("latency=1.0:400ms")).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = DatabaseUrl::Sqlite {
+        path: dir.path().join("signals.db"),
+        memory: false,
+    };
+    let store = common::migrated_store(&url).await;
+    seed(&store, &fake).await;
+    if args.contains(&"--worker") {
+        // A worker serves what others queued: this process only queues.
+        let queuer = engine_for(&fake, &store, &url, 10, 1).await;
+        let queued = queuer
+            .enqueue_selection(Selection::All, RequestKind::Bulk)
+            .await
+            .expect("queue the artists");
+        assert_eq!(queued.len(), 12);
+    }
+    let mut child = sync_command(&fake, &url, dir.path(), args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn syncdeck sync");
+    wait_until_running(&store, &mut child).await;
+    let (got, stderr, took) = stop_with(child, signal).await;
+    eprintln!("{args:?} stopped by {signal} in {took:?}");
+    assert_eq!(got, code, "exit code after {signal}; stderr:\n{stderr}");
+    assert!(
+        stderr.contains(&format!("SIG{signal}")),
+        "the exit says which signal stopped it:\n{stderr}"
+    );
+    assert_left_clean(&store).await;
+    let queued = scalar(
+        &store,
+        "SELECT COUNT(*) FROM syncdeck_runs WHERE status = 'queued'",
+    )
+    .await;
+    assert!(queued > 0, "the interrupted runs went back to the queue");
+
+    // The next sync finishes what the signal interrupted.
+    let out = sync_command(&fake, &url, dir.path(), &["--all", "--json"])
+        .output()
+        .expect("the follow-up sync");
+    assert!(
+        out.status.success(),
+        "follow-up sync: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_left_clean(&store).await;
+    assert_eq!(
+        scalar(
+            &store,
+            "SELECT COUNT(*) FROM syncdeck_runs WHERE status IN ('queued', 'running')"
+        )
+        .await,
+        0
+    );
+    fake.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_stops_sync_all_cleanly_with_130() {
+    signal_stops_cleanly(&["--all"], "INT", 130).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_sync_all_cleanly_with_143() {
+    signal_stops_cleanly(&["--all"], "TERM", 143).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_stops_sync_all_cleanly_with_129() {
+    signal_stops_cleanly(&["--all"], "HUP", 129).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_stops_a_worker_cleanly_with_129() {
+    signal_stops_cleanly(&["--worker"], "HUP", 129).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_a_worker_cleanly_with_143() {
+    signal_stops_cleanly(&["--worker"], "TERM", 143).await;
+}
