@@ -84,18 +84,11 @@ const TEST: Scale = Scale {
 /// Daily limits far above what the run needs, on both sides.
 const DAILY: u64 = 10_000_000;
 
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() {
     let benchmarking = std::env::args().any(|a| a == "--bench");
     let scale = if benchmarking { &BENCH } else { &TEST };
-    let concurrency = env_or("BULK_SYNC_CONCURRENCY", scale.concurrency);
-    let latency_ms: u64 = env_or("BULK_SYNC_LATENCY_MS", scale.latency_ms);
+    let concurrency = common::env_or("BULK_SYNC_CONCURRENCY", scale.concurrency);
+    let latency_ms: u64 = common::env_or("BULK_SYNC_LATENCY_MS", scale.latency_ms);
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
     rt.block_on(async {
         // First without latency: the peak RSS is read right after this scenario's bulk run.
@@ -120,9 +113,9 @@ async fn scenario(scale: &Scale, concurrency: usize, latency: Option<Duration>) 
     let (_dir, url) = common::sqlite_url();
     let store = common::migrated_store(&url).await;
     common::engine::seed(&store, &fake).await;
-    let rss_before = proc_status_kib("VmRSS");
+    let rss_before = common::proc_status_kib("VmRSS");
     let bulk = bulk_sync(&fake, &store, &url, &settings, concurrency).await;
-    let peak = proc_status_kib("VmHWM");
+    let peak = common::proc_status_kib("VmHWM");
     store.close().await;
 
     let tm = bulk.stats.ticketmaster.requests;
@@ -414,15 +407,6 @@ async fn sequential_baseline(
         stats: fake.stats(),
         failed,
     }
-}
-
-/// A field of /proc/self/status in KiB (`VmRSS`, `VmHWM`); `None` off Linux.
-fn proc_status_kib(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status.lines().find_map(|line| {
-        let rest = line.strip_prefix(field)?.strip_prefix(':')?;
-        rest.trim().strip_suffix("kB")?.trim().parse().ok()
-    })
 }
 
 fn thousands(n: u64) -> String {

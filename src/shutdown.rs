@@ -42,6 +42,16 @@ impl StopSignal {
 
 static STOP: OnceLock<watch::Sender<Option<StopSignal>>> = OnceLock::new();
 
+/// Set by commands with nothing to put back (`status`, `migrate`, …): a signal then ends the
+/// process at once, as the default action would, even while the command blocks on a prompt.
+static EXIT_AT_ONCE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// For a command that has no clean stop of its own: a stop signal exits at once with its code
+/// (an open database transaction is rolled back by the database when the connection drops).
+pub fn exit_at_once_on_signal() {
+    EXIT_AT_ONCE.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
 fn sender() -> &'static watch::Sender<Option<StopSignal>> {
     STOP.get_or_init(|| watch::channel(None).0)
 }
@@ -92,6 +102,10 @@ pub fn request(stop: StopSignal) {
 }
 
 fn notify(tx: &watch::Sender<Option<StopSignal>>, stop: StopSignal) {
+    if EXIT_AT_ONCE.load(std::sync::atomic::Ordering::SeqCst) {
+        eprintln!("syncdeck: stopped by {}", stop.name());
+        std::process::exit(stop.exit_code());
+    }
     // The first reason wins: the exit code says what started the stop.
     tx.send_if_modified(|current| {
         if current.is_none() {

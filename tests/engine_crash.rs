@@ -8,14 +8,6 @@ use std::time::Duration;
 
 use common::engine::{fake_scaled, seed, sync_command};
 use syncdeck::config::DatabaseUrl;
-use syncdeck::store::Store;
-
-async fn scalar(store: &Store, sql: &str) -> i64 {
-    syncdeck::with_pool!(&store.db, p, b => {
-        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string())).fetch_one(p).await
-    })
-    .expect(sql)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn kill_9_at_random_moments_then_a_full_run_loses_nothing() {
@@ -71,7 +63,7 @@ async fn kill_9_at_random_moments_then_a_full_run_loses_nothing() {
         );
     }
     assert_eq!(
-        scalar(
+        common::scalar(
             &store,
             "SELECT COUNT(*) FROM syncdeck_runs WHERE status IN ('queued', 'running')"
         )
@@ -80,16 +72,16 @@ async fn kill_9_at_random_moments_then_a_full_run_loses_nothing() {
         "no run left active"
     );
     assert_eq!(
-        scalar(&store, "SELECT COUNT(*) FROM shows").await,
-        scalar(&store, "SELECT COUNT(DISTINCT ticketmaster_id) FROM shows").await
+        common::scalar(&store, "SELECT COUNT(*) FROM shows").await,
+        common::scalar(&store, "SELECT COUNT(DISTINCT ticketmaster_id) FROM shows").await
     );
     assert_eq!(
-        scalar(&store, "SELECT COUNT(*) FROM venues").await,
-        scalar(&store, "SELECT COUNT(DISTINCT ticketmaster_id) FROM venues").await
+        common::scalar(&store, "SELECT COUNT(*) FROM venues").await,
+        common::scalar(&store, "SELECT COUNT(DISTINCT ticketmaster_id) FROM venues").await
     );
     assert_eq!(
-        scalar(&store, "SELECT COUNT(*) FROM songs").await,
-        scalar(
+        common::scalar(&store, "SELECT COUNT(*) FROM songs").await,
+        common::scalar(
             &store,
             "SELECT COUNT(*) FROM (SELECT DISTINCT spotify_id, artist_id FROM songs)"
         )
@@ -97,23 +89,23 @@ async fn kill_9_at_random_moments_then_a_full_run_loses_nothing() {
     );
     let expected = fake.catalog().expected_counts();
     assert_eq!(
-        scalar(&store, "SELECT COUNT(*) FROM shows").await,
+        common::scalar(&store, "SELECT COUNT(*) FROM shows").await,
         expected.shows as i64
     );
     assert_eq!(
-        scalar(&store, "SELECT COUNT(*) FROM venues").await,
+        common::scalar(&store, "SELECT COUNT(*) FROM venues").await,
         expected.venues as i64
     );
     assert_eq!(
-        scalar(&store, "SELECT COUNT(*) FROM songs").await,
+        common::scalar(&store, "SELECT COUNT(*) FROM songs").await,
         expected.songs as i64
     );
     assert_eq!(
-        scalar(&store, "SELECT COUNT(*) FROM setlists").await,
+        common::scalar(&store, "SELECT COUNT(*) FROM setlists").await,
         expected.setlists as i64
     );
     // The killed processes' runs all ended (succeeded, or joined and finished by the last one).
-    let interrupted = scalar(
+    let interrupted = common::scalar(
         &store,
         "SELECT COUNT(*) FROM syncdeck_run_attempts WHERE outcome = 'interrupted'",
     )

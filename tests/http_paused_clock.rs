@@ -329,3 +329,55 @@ async fn a_throttled_source_does_not_stall_the_others() {
         "Ticketmaster waited for Spotify's throttle: {tm_done:?}"
     );
 }
+
+/// Five requests in a row without an answer open the breaker: the next calls fail at once,
+/// naming the host, without reaching the transport; after the 30 s cool-down one probe goes
+/// out, and its answer closes the breaker again.
+#[tokio::test(start_paused = true)]
+async fn a_host_that_does_not_answer_opens_the_breaker_until_a_probe_gets_an_answer() {
+    let refused = Step::Fail("cannot connect: Connection refused");
+    // Two requests of four attempts each: the fifth failure opens it mid-way.
+    let s = Script::new(
+        vec![refused.clone(); 5]
+            .into_iter()
+            .chain([OK, OK])
+            .collect(),
+    );
+    let (h, _) = http(Provider::Ticketmaster, &s);
+    let first = get(&h, ticketmaster::classify).await.unwrap_err();
+    assert!(matches!(first, ProviderError::Transient { .. }), "{first}");
+    assert!(
+        first.to_string().contains("(at fake.invalid:80)"),
+        "{first}"
+    );
+    let second = get(&h, ticketmaster::classify).await.unwrap_err();
+    let ProviderError::Unreachable { host, failures, .. } = &second else {
+        panic!("expected the breaker to answer: {second}");
+    };
+    assert_eq!((host.as_str(), *failures), ("fake.invalid:80", 5));
+    assert!(
+        second
+            .to_string()
+            .contains("unreachable at fake.invalid:80")
+    );
+    assert!(
+        !second.is_retryable(),
+        "a run does not retry into an open breaker"
+    );
+    assert_eq!(s.sent().len(), 5, "the open breaker sent nothing more");
+
+    // Still open: at once, nothing sent.
+    let before = Instant::now();
+    assert!(matches!(
+        get(&h, ticketmaster::classify).await,
+        Err(ProviderError::Unreachable { .. })
+    ));
+    assert_eq!(Instant::now(), before);
+    assert_eq!(s.sent().len(), 5);
+
+    // After the cool-down the probe gets an answer: closed, calls go through again.
+    tokio::time::advance(Duration::from_secs(31)).await;
+    get(&h, ticketmaster::classify).await.unwrap();
+    get(&h, ticketmaster::classify).await.unwrap();
+    assert_eq!(s.sent().len(), 7);
+}

@@ -14,15 +14,8 @@ use syncdeck::engine::RequestKind;
 use syncdeck::store::Store;
 use syncdeck::store::artist_sync::Selection;
 
-async fn scalar(store: &Store, sql: &str) -> i64 {
-    syncdeck::with_pool!(&store.db, p, b => {
-        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string())).fetch_one(p).await
-    })
-    .expect(sql)
-}
-
 async fn running_runs(store: &Store) -> i64 {
-    scalar(
+    common::scalar(
         store,
         "SELECT COUNT(*) FROM syncdeck_runs WHERE status = 'running'",
     )
@@ -125,7 +118,7 @@ async fn signal_stops_cleanly(args: &[&str], signal: &str, code: i32) {
         "the exit says which signal stopped it:\n{stderr}"
     );
     assert_left_clean(&store).await;
-    let queued = scalar(
+    let queued = common::scalar(
         &store,
         "SELECT COUNT(*) FROM syncdeck_runs WHERE status = 'queued'",
     )
@@ -143,7 +136,7 @@ async fn signal_stops_cleanly(args: &[&str], signal: &str, code: i32) {
     );
     assert_left_clean(&store).await;
     assert_eq!(
-        scalar(
+        common::scalar(
             &store,
             "SELECT COUNT(*) FROM syncdeck_runs WHERE status IN ('queued', 'running')"
         )
@@ -176,4 +169,46 @@ async fn sighup_stops_a_worker_cleanly_with_129() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_a_worker_cleanly_with_143() {
     signal_stops_cleanly(&["--worker"], "TERM", 143).await;
+}
+
+/// A command with nothing to put back (`env check` here, blocked on providers that accept
+/// connections and never answer) ends at once on SIGTERM with 143 instead of finishing first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_without_a_clean_stop_ends_at_once_on_sigterm() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let base = format!("http://{}", silent.local_addr().expect("addr"));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_syncdeck"))
+        .args(["env", "check"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", dir.path())
+        .env("SYNCDECK_DATA_DIR", dir.path())
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/x.db", dir.path().display()),
+        )
+        .env("TICKETMASTER_API_KEY", "k")
+        .env("SPOTIFY_CLIENT_ID", "i")
+        .env("SPOTIFY_CLIENT_SECRET", "s")
+        .env("SETLISTFM_API_KEY", "k")
+        .env("TICKETMASTER_BASE_URL", &base)
+        .env("SPOTIFY_API_BASE_URL", &base)
+        .env("SPOTIFY_ACCOUNTS_BASE_URL", &base)
+        .env("SETLISTFM_BASE_URL", &base)
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn env check");
+    // The probes are waiting on the silent listener by now (each waits up to 4 s).
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let (code, stderr, took) = stop_with(child, "TERM").await;
+    assert_eq!(code, 143, "{stderr}");
+    assert!(stderr.contains("stopped by SIGTERM"), "{stderr}");
+    assert!(
+        took < Duration::from_secs(3),
+        "it waited for the probes: {took:?}"
+    );
+    drop(silent);
 }

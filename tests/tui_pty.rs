@@ -258,6 +258,22 @@ fn assert_terminal_restored(c: &Console) {
     }
 }
 
+/// 30 artists all queued at start, at the real rate (`--speed 1`): syncs stay queued or
+/// running for a while.
+fn slow_demo_args(faults: &str) -> Vec<&str> {
+    vec![
+        "demo",
+        "--speed",
+        "1",
+        "--artists",
+        "30",
+        "--warm-up",
+        "30",
+        "--faults",
+        faults,
+    ]
+}
+
 fn demo_args<'a>(faults: &'a str, warm_up: &'a str) -> Vec<&'a str> {
     vec![
         "demo",
@@ -437,22 +453,7 @@ fn ctrl_c_quits_and_restores_the_terminal() {
 fn sigterm_and_sighup_stop_the_console_cleanly() {
     for (signal, code) in [("TERM", 143), ("HUP", 129)] {
         // Slow answers at the real rate: the warm-up's syncs are still running at the signal.
-        let mut c = Console::start(
-            &[
-                "demo",
-                "--speed",
-                "1",
-                "--artists",
-                "30",
-                "--warm-up",
-                "30",
-                "--faults",
-                "latency=1.0:500ms",
-            ],
-            &[],
-            30,
-            120,
-        );
+        let mut c = Console::start(&slow_demo_args("latency=1.0:500ms"), &[], 30, 120);
         c.wait_for("Artists 30 of 30", STARTUP);
         // A row with a part syncing (the notice line also says "syncing").
         c.wait_until("a row syncing", STEP, |c| {
@@ -486,22 +487,7 @@ fn a_too_small_terminal_says_so_and_q_still_quits() {
 #[test]
 fn c_cancels_an_artist_queued_before_the_console_opened() {
     // 30 queued at start on 8 slots at the real rate: the last row waits its turn for a while.
-    let mut c = Console::start(
-        &[
-            "demo",
-            "--speed",
-            "1",
-            "--artists",
-            "30",
-            "--warm-up",
-            "30",
-            "--faults",
-            "none",
-        ],
-        &[],
-        30,
-        120,
-    );
+    let mut c = Console::start(&slow_demo_args("none"), &[], 30, 120);
     c.wait_for("Artists 30 of 30", STARTUP);
     c.send(b"G");
     c.send(b"c");

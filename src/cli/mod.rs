@@ -126,6 +126,16 @@ pub async fn run(cli: Cli) -> Result<i32> {
         tracing::info!(command = ?cli.command.as_ref().map(command_name), database = %c.database.display_location(), "syncdeck started");
         guard
     });
+    // Commands that stop cleanly on INT/TERM/HUP wait for `shutdown::stopped()` themselves;
+    // the others have nothing to put back and end at once.
+    if !matches!(
+        cli.command,
+        None | Some(
+            Command::Demo(_) | Command::Fake(_) | Command::Artist { .. } | Command::Sync(_)
+        )
+    ) {
+        crate::shutdown::exit_at_once_on_signal();
+    }
     match cli.command {
         None => console::run(&cli.global).await,
         Some(Command::Demo(args)) => demo::run(&cli.global, args).await,

@@ -83,6 +83,15 @@ pub enum ProviderError {
     /// item fails, the run goes on.
     #[error("{provider}: unexpected response: {what}")]
     BadResponse { provider: Provider, what: String },
+    /// The breaker is open: the host gave no answer to several requests in a row.
+    #[error("{provider}: unreachable at {host}: no answer to {failures} requests in a row (last: {last_error}); not called again for {} s; check its base URL and the network", retry_in.as_secs().max(1))]
+    Unreachable {
+        provider: Provider,
+        host: String,
+        failures: u32,
+        last_error: String,
+        retry_in: Duration,
+    },
 }
 
 impl ProviderError {
@@ -95,7 +104,8 @@ impl ProviderError {
             | ProviderError::Unavailable { provider, .. }
             | ProviderError::Transient { provider, .. }
             | ProviderError::Rejected { provider, .. }
-            | ProviderError::BadResponse { provider, .. } => *provider,
+            | ProviderError::BadResponse { provider, .. }
+            | ProviderError::Unreachable { provider, .. } => *provider,
         }
     }
 
@@ -108,7 +118,7 @@ impl ProviderError {
             ProviderError::RateLimited { .. } | ProviderError::QuotaExhausted { .. } => Some(429),
             ProviderError::NotFound { .. } => Some(404),
             ProviderError::Transient { status, .. } => *status,
-            ProviderError::BadResponse { .. } => None,
+            ProviderError::BadResponse { .. } | ProviderError::Unreachable { .. } => None,
         }
     }
 
@@ -124,7 +134,9 @@ impl ProviderError {
     pub fn is_fatal_for_source(&self) -> bool {
         matches!(
             self,
-            ProviderError::Auth { .. } | ProviderError::QuotaExhausted { .. }
+            ProviderError::Auth { .. }
+                | ProviderError::QuotaExhausted { .. }
+                | ProviderError::Unreachable { .. }
         )
     }
 }

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, StatusCode};
 
+use super::breaker::{Breaker, BreakerSettings};
 use super::budget::Budget;
 use super::error::{Provider, ProviderError};
 use super::gate::RequestGate;
@@ -33,6 +34,8 @@ pub struct HttpSettings {
     /// Largest answer body read, in bytes (after decompression). A larger one is refused as a
     /// bad response, without reading the rest: no API documents answers anywhere near this.
     pub max_body_bytes: u64,
+    /// When consecutive requests without an answer stop calling the host for a while.
+    pub breaker: BreakerSettings,
 }
 
 /// The default [`HttpSettings::max_body_bytes`]: 16 MiB, about fifty times the largest real
@@ -51,6 +54,7 @@ impl HttpSettings {
             default_retry_after: Duration::from_secs(2),
             daily_limit: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            breaker: BreakerSettings::default(),
         };
         match provider {
             // 5 req/s and 5,000 a day per key (apis.md 1.3).
@@ -228,6 +232,8 @@ pub struct ProviderHttp {
     transport: Arc<dyn Transport>,
     /// The budget shared with other processes on the same key, awaited before every attempt.
     gate: Option<Arc<dyn RequestGate>>,
+    /// Fails requests at once while the host is not answering.
+    breaker: Breaker,
 }
 
 impl std::fmt::Debug for ProviderHttp {
@@ -322,6 +328,7 @@ impl ProviderHttp {
                 message: format!("cannot build the HTTP client: {e}"),
             })?;
         let max_body_bytes = settings.max_body_bytes;
+        let breaker = Breaker::new(settings.breaker);
         Ok(ProviderHttp {
             provider,
             client,
@@ -331,6 +338,7 @@ impl ProviderHttp {
             secrets,
             on_retry: None,
             transport: Arc::new(ReqwestTransport { max_body_bytes }),
+            breaker,
             gate: None,
         })
     }
@@ -374,6 +382,21 @@ impl ProviderHttp {
         half + half.mul_f64(rand::random::<f64>())
     }
 
+    /// A request that got no answer from `host`: counted by the breaker, named in the error.
+    fn no_answer(&self, host: &str, why: String) -> ProviderError {
+        if self
+            .breaker
+            .no_answer(host, &why, tokio::time::Instant::now())
+        {
+            tracing::warn!(provider = %self.provider, host, "{}: {host} is not answering; failing its requests at once for {} s", self.provider, self.settings.breaker.cool_down.as_secs());
+        }
+        ProviderError::Transient {
+            provider: self.provider,
+            status: None,
+            message: format!("{why} (at {host})"),
+        }
+    }
+
     /// Sends the request `build` makes (called again for each attempt), paced and retried.
     /// `classify` maps a refused answer to an error; `expect_json` treats an HTML 2xx body
     /// (a proxy's error page) as transient.
@@ -387,6 +410,21 @@ impl ProviderHttp {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            // Before the limiter and the shared budget: a host that is not answering costs
+            // neither a slot nor a wait.
+            if let Err(open) = self.breaker.admit(
+                tokio::time::Instant::now(),
+                self.settings.timeout + PROBE_GRACE,
+            ) {
+                tracing::debug!(provider = %provider, host = %open.host, "circuit open: not calling");
+                return Err(ProviderError::Unreachable {
+                    provider,
+                    host: open.host,
+                    failures: open.failures,
+                    last_error: open.last_error,
+                    retry_in: open.retry_in,
+                });
+            }
             self.limiter.until_ready().await;
             // After the local limiter: its wait is cheap and in memory, the gate's slot is
             // booked in the database and should be used as soon as it comes.
@@ -401,6 +439,7 @@ impl ProviderHttp {
                     message: self.scrub(&format!("cannot build the request: {}", e.without_url())),
                 })?;
             let shown_url = redact_url(request.url());
+            let host = host_of(request.url());
             self.budget.count_call(Utc::now());
             let started = tokio::time::Instant::now();
             let outcome = tokio::time::timeout(
@@ -409,21 +448,20 @@ impl ProviderHttp {
             )
             .await;
             let error = match outcome {
-                Err(_) => ProviderError::Transient {
-                    provider,
-                    status: None,
-                    message: format!("no answer within {} s", self.settings.timeout.as_secs()),
-                },
-                Ok(Err(TransportError::NoAnswer(e))) => ProviderError::Transient {
-                    provider,
-                    status: None,
-                    message: self.scrub(&e),
-                },
-                Ok(Err(TransportError::TooLarge { limit, seen })) => ProviderError::BadResponse {
-                    provider,
-                    what: too_large_message(limit, seen),
-                },
+                Err(_) => self.no_answer(
+                    &host,
+                    format!("no answer within {} s", self.settings.timeout.as_secs()),
+                ),
+                Ok(Err(TransportError::NoAnswer(e))) => self.no_answer(&host, self.scrub(&e)),
+                Ok(Err(TransportError::TooLarge { limit, seen })) => {
+                    self.breaker.answered();
+                    ProviderError::BadResponse {
+                        provider,
+                        what: too_large_message(limit, seen),
+                    }
+                }
                 Ok(Ok((status, headers, body))) => {
+                    self.breaker.answered();
                     tracing::debug!(provider = %provider, url = %shown_url, status = status.as_u16(), ms = started.elapsed().as_millis() as u64, "request");
                     let text = String::from_utf8_lossy(&body);
                     if status.is_success() && expect_json && is_cut_off_json(&body) {
@@ -488,6 +526,11 @@ impl ProviderHttp {
                 let until = resets_at.or_else(|| self.budget.snapshot().resets_at);
                 self.budget.throttle_until(until);
             }
+            if self.breaker.is_open(tokio::time::Instant::now()) {
+                // This failure (or a concurrent one) opened it: the loop's check turns the
+                // request into `Unreachable` at once instead of waiting out the retries.
+                continue;
+            }
             match wait {
                 Some(wait) if attempt < self.settings.max_attempts => {
                     let notice = RetryNotice {
@@ -513,6 +556,19 @@ impl ProviderHttp {
                 }
             }
         }
+    }
+}
+
+/// How long a probe through a half-open breaker may be out before another one is let through.
+const PROBE_GRACE: Duration = Duration::from_secs(5);
+
+/// `host:port` of a URL: names the server in errors without a path or query (which may carry
+/// a key).
+pub fn host_of(url: &reqwest::Url) -> String {
+    match (url.host_str(), url.port_or_known_default()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        _ => "an unknown host".to_string(),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Layer 3: the Ticketmaster, Spotify and setlist.fm clients on one shared HTTP layer.
 
+pub mod breaker;
 pub mod budget;
 pub mod error;
 pub mod gate;

@@ -119,13 +119,20 @@ pub fn sync_command(
     let DatabaseUrl::Sqlite { path, .. } = url else {
         panic!("SQLite only")
     };
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_syncdeck"));
+    let mut cmd = syncdeck_command(fake, &format!("sqlite://{}", path.display()), dir);
     cmd.arg("sync").args(extra).args(TUNING);
+    cmd
+}
+
+/// `syncdeck` (no arguments yet) on the database at `database_url` (any backend), against
+/// `fake`, in `dir` (its HOME and data directory, so no `.env` of the checkout is read).
+pub fn syncdeck_command(fake: &FakeServer, database_url: &str, dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_syncdeck"));
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", dir)
         .env("SYNCDECK_DATA_DIR", dir)
-        .env("DATABASE_URL", format!("sqlite://{}", path.display()))
+        .env("DATABASE_URL", database_url)
         .current_dir(dir);
     for (k, v) in fake.env() {
         cmd.env(k, v);

@@ -166,3 +166,28 @@ pub async fn migrated_store(url: &DatabaseUrl) -> Store {
     migrate::migrate(&store).await.expect("migrate");
     store
 }
+
+/// A field of /proc/self/status in KiB (`VmRSS`, `VmHWM`); `None` off Linux.
+pub fn proc_status_kib(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find_map(|line| {
+        let rest = line.strip_prefix(field)?.strip_prefix(':')?;
+        rest.trim().strip_suffix("kB")?.trim().parse().ok()
+    })
+}
+
+/// One integer from `sql` (a count, usually), for tests' checks on the database.
+pub async fn scalar(store: &Store, sql: &str) -> i64 {
+    syncdeck::with_pool!(&store.db, p, b => {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string())).fetch_one(p).await
+    })
+    .expect(sql)
+}
+
+/// The environment variable `name` parsed, or `default` (bench knobs).
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
