@@ -134,6 +134,7 @@ fn loaded_app(list: Vec<ArtistSummary>, now: DateTime<Utc>) -> App {
         budgets: Vec::new(),
         queued: 0,
         running: 0,
+        paused: false,
     }));
     for i in 0..40 {
         app.update(Action::Engine(EngineEvent::Log(LogLine {

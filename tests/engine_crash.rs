@@ -6,7 +6,7 @@ mod common;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::engine::{fake_scaled, seed, sync_command};
+use common::engine::{assert_every_part_succeeded, fake_scaled, seed, sync_command};
 use syncdeck::config::DatabaseUrl;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -52,16 +52,7 @@ async fn kill_9_at_random_moments_then_a_full_run_loses_nothing() {
     assert_eq!(summary["succeeded"], 40, "{summary}");
 
     // Nothing syncing, nothing pending, nothing active, no duplicates, nothing missing.
-    for a in store.all_artists().await.unwrap() {
-        assert_eq!(
-            a.sync_status.to_json().matches("success").count(),
-            3,
-            "{}: {} {:?}",
-            a.name,
-            a.sync_status.to_json(),
-            a.last_sync_error
-        );
-    }
+    assert_every_part_succeeded(&store).await;
     assert_eq!(
         common::scalar(
             &store,

@@ -299,8 +299,8 @@ impl World<'_> {
                     prop_assert_eq!(got, Err(StartRefused::CancelRequested));
                     // The runner's `cancel_idle` (private, so mirrored here: keep in step with
                     // runner.rs): restore what this process started, then end the run. A run
-                    // a dead worker started leaves its parts as they are (the invariant check
-                    // after this step says whether any is left `syncing`).
+                    // a dead worker started: what it found is unknown here, so its `syncing`
+                    // parts become `error` "interrupted".
                     let owned = self.m.slots[*slot].held.remove(&r.id);
                     if let Some(h) = &owned {
                         db(self
@@ -308,6 +308,15 @@ impl World<'_> {
                             .restore_syncing_parts(&artist_id, &to_status(h.prior))
                             .await)?;
                         restore(&mut self.m.parts[r.artist], h.prior);
+                    } else {
+                        db(self
+                            .store
+                            .fail_syncing_parts(
+                                &artist_id,
+                                "interrupted: cancelled after its worker stopped responding",
+                            )
+                            .await)?;
+                        fail_syncing(&mut self.m.parts[r.artist]);
                     }
                     let ended = db(self
                         .store

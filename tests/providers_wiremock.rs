@@ -2,7 +2,7 @@
 //! they fail (apis.md §5): each test names the failure mode it covers. Every error is also
 //! checked for the canary keys, which must never appear in an error's Display or Debug.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -370,8 +370,35 @@ async fn tm_empty_results_without_embedded_are_empty() {
         .await
         .unwrap();
     assert!(out.events.is_empty() && out.skipped.is_empty());
-    // The dated window plus the two undated queries (TBA and TBD apart).
-    assert_eq!(out.requests, 3);
+    // One query for everything (dated, TBA and TBD together) under the paging depth.
+    assert_eq!(out.requests, 1);
+    let sent = requests_matching(&server, "/discovery/v2/events.json").await;
+    let q = query(&sent[0]);
+    assert_eq!(
+        (q["includeTBA"].as_str(), q["includeTBD"].as_str()),
+        ("yes", "yes")
+    );
+    assert!(!q.contains_key("startDateTime") && !q.contains_key("endDateTime"));
+}
+
+/// An events answer without the search shape (`{}`: no `page`) is a bad response, never
+/// "no events" (which would pass a broken reply off as an artist with no shows).
+#[tokio::test]
+async fn tm_events_reply_without_the_page_object_is_a_bad_response() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/discovery/v2/events.json"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+        .mount(&server)
+        .await;
+    let e = tm(&server)
+        .attraction_events("K0", Utc::now(), ChronoDuration::days(365), |_| {})
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, ProviderError::BadResponse { what, .. } if what.contains("totalElements")),
+        "{e:?}"
+    );
 }
 
 /// A fake Discovery `events.json` for one attraction with many events, enforcing the live
@@ -436,9 +463,38 @@ impl DeepPagingTm {
         if (page + 1) * size > 1000 {
             return self.refuse("DIS1035", "API Limits Exceeded: Max paging depth exceeded. (page * size) must be less than 1,000");
         }
-        let mut ids: Vec<(String, Value)> = if q.get("includeTBA").map(String::as_str)
-            == Some("only")
+        let include = |name: &str| q.get(name).map(String::as_str);
+        let undated = |class: &[String], start: Value| {
+            class
+                .iter()
+                .map(move |id| (id.clone(), start.clone()))
+                .collect::<Vec<_>>()
+        };
+        let dated = |from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>| {
+            self.dated
+                .iter()
+                .filter(|(_, t)| from.is_none_or(|f| *t >= f) && to.is_none_or(|e| *t < e))
+                .map(|(id, t)| {
+                    let start = json!({"localDate": t.format("%Y-%m-%d").to_string(), "localTime": t.format("%H:%M:%S").to_string(),
+                                       "dateTime": t.format("%Y-%m-%dT%H:%M:%SZ").to_string()});
+                    (id.clone(), start)
+                })
+                .collect::<Vec<_>>()
+        };
+        let no_dates = !q.contains_key("startDateTime") && !q.contains_key("endDateTime");
+        let mut ids: Vec<(String, Value)> = if no_dates
+            && include("includeTBA") == Some("yes")
+            && include("includeTBD") == Some("yes")
         {
+            // Everything: the dated events and both undated kinds.
+            let mut all = dated(None, None);
+            all.extend(undated(
+                &self.tba,
+                json!({"localDate": null, "dateTBA": true}),
+            ));
+            all.extend(undated(&self.tbd, json!({"dateTBD": true})));
+            all
+        } else if include("includeTBA") == Some("only") {
             self.tba
                 .iter()
                 .map(|id| (id.clone(), json!({"localDate": null, "dateTBA": true})))
@@ -458,15 +514,7 @@ impl DeepPagingTm {
                     "Query param startDateTime or endDateTime is not valid",
                 );
             };
-            self.dated
-                .iter()
-                .filter(|(_, t)| *t >= from && *t < to)
-                .map(|(id, t)| {
-                    let start = json!({"localDate": t.format("%Y-%m-%d").to_string(), "localTime": t.format("%H:%M:%S").to_string(),
-                                       "dateTime": t.format("%Y-%m-%dT%H:%M:%SZ").to_string()});
-                    (id.clone(), start)
-                })
-                .collect()
+            dated(Some(from), Some(to))
         };
         if q.get("sort").map(String::as_str) == Some("id,asc") {
             ids.sort_by(|a, b| a.0.cmp(&b.0));
@@ -1119,6 +1167,41 @@ impl SpotifyCatalogFake {
     }
 }
 
+/// A re-sync asks for the tracks of new albums only: the known ones are listed (the albums
+/// pages) but their tracks are not fetched again, and the fetched ones are reported with
+/// their track counts for the store to remember.
+#[tokio::test]
+async fn sp_artist_songs_skips_the_tracks_of_known_albums() {
+    let server = MockServer::start().await;
+    token_mock(token_answer("tok-1", 3600)).mount(&server).await;
+    let fake = Arc::new(SpotifyCatalogFake::new());
+    let responder = fake.clone();
+    Mock::given(method("GET"))
+        .and(path_regex("^/v1/(artists|albums)/"))
+        .respond_with(move |r: &Request| responder.answer(r))
+        .mount(&server)
+        .await;
+    // Every album but the last is stored.
+    let last = fake.albums.last().unwrap().0.clone();
+    let known: HashSet<String> = fake
+        .albums
+        .iter()
+        .map(|(id, _)| id.clone())
+        .filter(|id| *id != last)
+        .collect();
+    let out = sp(&server)
+        .artist_songs("1vCWHaC5f2uS3yhpwWbIA6", &known, |_| {})
+        .await
+        .unwrap();
+    let track_requests = requests_matching(&server, "/v1/albums/").await;
+    assert_eq!(track_requests.len(), 1, "only the new album's tracks");
+    assert!(track_requests[0].url.path().contains(&last));
+    assert_eq!(out.requests, 3 + 1, "3 album pages + 1 track page");
+    let last_tracks = fake.albums.last().unwrap().1.len() as u64;
+    assert_eq!(out.fetched_albums, vec![(last.clone(), last_tracks)]);
+    assert_eq!(out.tracks.len() as u64, last_tracks);
+}
+
 /// §5 items 7, 10, 16: all albums and tracks of an artist, paged by offset/total with
 /// `limit ≤ 10` on every album request, never following the absolute `next` links; a track on
 /// two albums is one song.
@@ -1136,7 +1219,9 @@ async fn sp_artist_songs_page_within_the_limits() {
         .await;
     let mut progress = Vec::new();
     let out = sp(&server)
-        .artist_songs("1vCWHaC5f2uS3yhpwWbIA6", |p| progress.push(p))
+        .artist_songs("1vCWHaC5f2uS3yhpwWbIA6", &Default::default(), |p| {
+            progress.push(p)
+        })
         .await
         .unwrap();
 
@@ -1351,7 +1436,12 @@ async fn sf_paging_stops_at_404() {
         .mount(&server)
         .await;
     let out = sf(&server)
-        .artist_setlists("e01646f2-2a04-450d-8bf2-0d993082e058", NaiveDate::MIN, 50)
+        .artist_setlists(
+            "e01646f2-2a04-450d-8bf2-0d993082e058",
+            NaiveDate::MIN,
+            50,
+            &Default::default(),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -1361,6 +1451,40 @@ async fn sf_paging_stops_at_404() {
     assert_eq!(
         sf_pages_requested(&requests_matching(&server, "/rest").await),
         [1, 2, 3]
+    );
+}
+
+/// A re-sync stops at the first page whose setlists are all stored: an unchanged artist costs
+/// one call, one with three new setlists two (the page holding them, then a stored one).
+#[tokio::test]
+async fn sf_paging_stops_at_the_first_page_already_stored() {
+    let server = MockServer::start().await;
+    let newest = NaiveDate::from_ymd_opt(2026, 9, 1).unwrap();
+    Mock::given(method("GET"))
+        .and(path_regex("/setlists$"))
+        .respond_with(sf_listing(newest, 100, vec![]))
+        .mount(&server)
+        .await;
+    let client = sf(&server);
+    let mbid = "e01646f2-2a04-450d-8bf2-0d993082e058";
+    let all: HashSet<String> = (0..100u64).map(|i| format!("{i:08x}")).collect();
+    let out = client
+        .artist_setlists(mbid, NaiveDate::MIN, 50, &all)
+        .await
+        .unwrap();
+    assert_eq!((out.stopped, out.requests), (StopReason::AllStored, 1));
+    assert_eq!(out.setlists.len(), 20, "the stored page is still upserted");
+
+    let but_three: HashSet<String> = (3..100u64).map(|i| format!("{i:08x}")).collect();
+    let out = client
+        .artist_setlists(mbid, NaiveDate::MIN, 50, &but_three)
+        .await
+        .unwrap();
+    assert_eq!((out.stopped, out.requests), (StopReason::AllStored, 2));
+    assert!(
+        ["00000000", "00000001", "00000002"]
+            .iter()
+            .all(|id| out.setlists.iter().any(|s| s.id.as_deref() == Some(*id)))
     );
 }
 
@@ -1375,7 +1499,12 @@ async fn sf_no_setlists_is_empty() {
         .mount(&server)
         .await;
     let out = sf(&server)
-        .artist_setlists("e01646f2-2a04-450d-8bf2-0d993082e058", NaiveDate::MIN, 5)
+        .artist_setlists(
+            "e01646f2-2a04-450d-8bf2-0d993082e058",
+            NaiveDate::MIN,
+            5,
+            &Default::default(),
+        )
         .await
         .unwrap();
     assert!(out.setlists.is_empty());
@@ -1396,7 +1525,12 @@ async fn sf_paging_stops_at_the_horizon() {
     // 30 days back: setlists 0..=30 are on or after it; the 31st is on page 2.
     let horizon = newest - ChronoDuration::days(30);
     let out = sf(&server)
-        .artist_setlists("e01646f2-2a04-450d-8bf2-0d993082e058", horizon, 50)
+        .artist_setlists(
+            "e01646f2-2a04-450d-8bf2-0d993082e058",
+            horizon,
+            50,
+            &Default::default(),
+        )
         .await
         .unwrap();
     assert_eq!(out.stopped, StopReason::Horizon);
@@ -1421,7 +1555,12 @@ async fn sf_paging_stops_at_the_last_page_and_at_max_pages() {
         .await;
     let client = sf(&server);
     let out = client
-        .artist_setlists("e01646f2-2a04-450d-8bf2-0d993082e058", NaiveDate::MIN, 50)
+        .artist_setlists(
+            "e01646f2-2a04-450d-8bf2-0d993082e058",
+            NaiveDate::MIN,
+            50,
+            &Default::default(),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -1429,7 +1568,12 @@ async fn sf_paging_stops_at_the_last_page_and_at_max_pages() {
         (45, StopReason::LastPage, 3)
     );
     let out = client
-        .artist_setlists("e01646f2-2a04-450d-8bf2-0d993082e058", NaiveDate::MIN, 2)
+        .artist_setlists(
+            "e01646f2-2a04-450d-8bf2-0d993082e058",
+            NaiveDate::MIN,
+            2,
+            &Default::default(),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -1458,7 +1602,12 @@ async fn sf_paging_stops_when_the_daily_budget_is_spent() {
         ..fast(Provider::Setlistfm)
     };
     let out = sf_with(&server, settings)
-        .artist_setlists("e01646f2-2a04-450d-8bf2-0d993082e058", NaiveDate::MIN, 50)
+        .artist_setlists(
+            "e01646f2-2a04-450d-8bf2-0d993082e058",
+            NaiveDate::MIN,
+            50,
+            &Default::default(),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -1542,7 +1691,12 @@ async fn sf_401_and_403_are_auth() {
     );
     assert_no_secret(&e);
     let e = client
-        .artist_setlists("e01646f2-2a04-450d-8bf2-0d993082e058", NaiveDate::MIN, 3)
+        .artist_setlists(
+            "e01646f2-2a04-450d-8bf2-0d993082e058",
+            NaiveDate::MIN,
+            3,
+            &Default::default(),
+        )
         .await
         .unwrap_err();
     assert!(
@@ -1572,7 +1726,12 @@ async fn sf_setlists_map_with_missing_parts() {
         .mount(&server)
         .await;
     let out = sf(&server)
-        .artist_setlists("e01646f2-2a04-450d-8bf2-0d993082e058", NaiveDate::MIN, 3)
+        .artist_setlists(
+            "e01646f2-2a04-450d-8bf2-0d993082e058",
+            NaiveDate::MIN,
+            3,
+            &Default::default(),
+        )
         .await
         .unwrap();
     assert_eq!(out.setlists.len(), 3);

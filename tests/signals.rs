@@ -69,16 +69,46 @@ async fn stop_with(mut child: Child, signal: &str) -> (i32, String, Duration) {
     )
 }
 
+/// The child's log files under `dir`, for a failure message.
+fn child_logs(dir: &std::path::Path) -> String {
+    let mut out = String::new();
+    for entry in walkdir(dir) {
+        if entry.to_string_lossy().contains("syncdeck.log") {
+            out.push_str(&std::fs::read_to_string(&entry).unwrap_or_default());
+        }
+    }
+    out
+}
+
+fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(walkdir(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
 /// Nothing is left half-done: no run `running`, no part `syncing`; every run the signal
 /// interrupted is queued again (or ended), so the next sync picks it up.
-async fn assert_left_clean(store: &Store) {
-    assert_eq!(running_runs(store).await, 0, "a run was left running");
+async fn assert_left_clean(store: &Store, dir: &std::path::Path) {
+    assert_eq!(
+        running_runs(store).await,
+        0,
+        "a run was left running; the child's log:\n{}",
+        child_logs(dir)
+    );
     for a in store.all_artists().await.expect("read the artists") {
         assert!(
             !a.sync_status.to_json().contains("syncing"),
-            "{} left syncing: {}",
+            "{} left syncing: {}; the child's log:\n{}",
             a.name,
-            a.sync_status.to_json()
+            a.sync_status.to_json(),
+            child_logs(dir)
         );
     }
 }
@@ -117,7 +147,7 @@ async fn signal_stops_cleanly(args: &[&str], signal: &str, code: i32) {
         stderr.contains(&format!("SIG{signal}")),
         "the exit says which signal stopped it:\n{stderr}"
     );
-    assert_left_clean(&store).await;
+    assert_left_clean(&store, dir.path()).await;
     let queued = common::scalar(
         &store,
         "SELECT COUNT(*) FROM syncdeck_runs WHERE status = 'queued'",
@@ -134,7 +164,7 @@ async fn signal_stops_cleanly(args: &[&str], signal: &str, code: i32) {
         "follow-up sync: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_left_clean(&store).await;
+    assert_left_clean(&store, dir.path()).await;
     assert_eq!(
         common::scalar(
             &store,

@@ -184,6 +184,7 @@ fn header() -> HeaderInfo {
         ],
         queued: 1,
         running: 1,
+        paused: false,
     }
 }
 
@@ -327,6 +328,8 @@ fn detail_data() -> DetailData {
             error_http_status: error.map(|_| 502),
             counts: serde_json::json!({}),
             progress: None,
+            wait_until: None,
+            wait_reason: None,
         }
     };
     let attempt = |n: i32, outcome: &str, error: Option<&str>, retry: Option<&str>| AttemptRow {
@@ -527,6 +530,8 @@ fn jobs() -> Vec<RunRow> {
         error_http_status: None,
         counts: serde_json::json!({}),
         progress: None,
+        wait_until: None,
+        wait_reason: None,
     };
     vec![
         row(

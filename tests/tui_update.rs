@@ -540,6 +540,26 @@ fn shift_s_with_nothing_shown_only_says_so() {
 // Retry, cancel, cancel all
 
 #[test]
+fn p_pauses_and_resumes_the_queue_and_the_header_says_so() {
+    let mut app = app();
+    assert!(!app.header.paused);
+    assert_eq!(app.update(key('P')), [Effect::SetPaused(true)]);
+    assert!(app.header.paused);
+    assert!(
+        app.notice
+            .as_deref()
+            .is_some_and(|n| n.contains("pausing the queue"))
+    );
+    assert_eq!(app.update(key('P')), [Effect::SetPaused(false)]);
+    assert!(!app.header.paused);
+    assert!(
+        app.notice
+            .as_deref()
+            .is_some_and(|n| n.contains("resuming"))
+    );
+}
+
+#[test]
 fn r_confirms_retrying_the_failed_artists() {
     let mut app = app();
     assert!(app.update(key('r')).is_empty());
@@ -1290,6 +1310,8 @@ fn run_row(id: &str, artist_id: &str, status: RunStatus) -> RunRow {
         error_http_status: None,
         counts: serde_json::json!({}),
         progress: None,
+        wait_until: None,
+        wait_reason: None,
     }
 }
 
@@ -1678,4 +1700,23 @@ fn help_scrolls_only_when_it_does_not_fit() {
     assert_eq!(app.help_scroll, rows - (15 - 6));
     app.update(key('g'));
     assert_eq!(app.help_scroll, 0);
+}
+
+#[test]
+fn a_failing_database_shows_on_the_status_line_until_it_works_again() {
+    let mut app = app();
+    let effects = app.update(Action::Engine(EngineEvent::Database {
+        usable: false,
+        message: "the database sqlite /data/s.db is unusable: the disk is full".into(),
+    }));
+    assert!(effects.is_empty());
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("error: the database sqlite /data/s.db is unusable: the disk is full")
+    );
+    app.update(Action::Engine(EngineEvent::Database {
+        usable: true,
+        message: "the database works again".into(),
+    }));
+    assert_eq!(app.notice.as_deref(), Some("the database works again"));
 }

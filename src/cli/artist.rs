@@ -10,21 +10,34 @@ use clap::{Args, Subcommand};
 use color_eyre::eyre::{Result, WrapErr};
 use serde::Serialize;
 
+use super::GlobalArgs;
 use super::sync::Bounded;
-use super::{GlobalArgs, load_config, open_store};
 use crate::engine::artist_import::{Candidate, ImportOutcome, Pick, import_artist};
 use crate::engine::clients::ClientSettings;
 use crate::engine::{Clients, Engine, EngineSettings, RequestKind};
 use crate::providers::spotify::mapping::normalize_name;
+use crate::store::Store;
+use crate::store::artist_import::Relink;
 use crate::store::runs::{RunRow, RunStatus};
 use crate::store::sync_status::SyncStatus;
-use crate::store::{OpenMode, Store};
 use crate::text::{sanitize, truncate};
 
 #[derive(Debug, Subcommand)]
 pub enum ArtistCommand {
     /// Add an artist from Ticketmaster: the attraction named exactly NAME, or the one --tm-id picks.
     Add(AddArgs),
+    /// Point an artist at another Ticketmaster attraction (its id is gone at Ticketmaster).
+    Relink(RelinkArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RelinkArgs {
+    /// The artist: its id, its current Ticketmaster id or its exact name.
+    #[arg(value_name = "ARTIST", value_parser = Bounded::Name)]
+    pub artist: String,
+    /// The Ticketmaster attraction id it should carry (checked at Ticketmaster first).
+    #[arg(long, value_name = "ID", value_parser = Bounded::Id)]
+    pub tm_id: String,
 }
 
 #[derive(Debug, Args)]
@@ -79,6 +92,73 @@ const NAME_W: usize = 60;
 pub async fn run(global: &GlobalArgs, args: ArtistCommand) -> Result<i32> {
     match args {
         ArtistCommand::Add(args) => add(global, args).await,
+        ArtistCommand::Relink(args) => relink(global, args).await,
+    }
+}
+
+/// `artist relink ARTIST --tm-id ID`: one artist, an attraction that exists at Ticketmaster
+/// and that no other artist holds; then the Ticketmaster part is `pending` until the next sync.
+async fn relink(global: &GlobalArgs, args: RelinkArgs) -> Result<i32> {
+    let (config, store) = super::open_migrated(global, "").await?;
+    let new_id = args.tm_id.trim();
+    let found = store.find_artists(&args.artist).await?;
+    let artist = match found.as_slice() {
+        [one] => one.clone(),
+        [] => color_eyre::eyre::bail!(
+            "no artist is \"{}\" (by id, Ticketmaster id or exact name); `syncdeck status` lists them",
+            sanitize(&args.artist)
+        ),
+        several => color_eyre::eyre::bail!(
+            "\"{}\" names {} artists; give one of their ids: {}",
+            sanitize(&args.artist),
+            several.len(),
+            several
+                .iter()
+                .map(|a| a.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let clients = Clients::from_config(&config, &store, &ClientSettings::default());
+    let tm = clients
+        .ticketmaster
+        .as_deref()
+        .map_err(|e| color_eyre::eyre::eyre!("cannot check the id at Ticketmaster: {e}"))?;
+    let attraction = match tm.attraction(new_id).await {
+        Ok(a) => a,
+        Err(crate::providers::error::ProviderError::NotFound { .. }) => color_eyre::eyre::bail!(
+            "Ticketmaster has no attraction {new_id} either; find the current one with `syncdeck artist add \"{}\"` (it lists the candidates and their ids)",
+            sanitize(&artist.name)
+        ),
+        Err(e) => {
+            return Err(e).wrap_err(format!("cannot check attraction {new_id} at Ticketmaster"));
+        }
+    };
+    let tm_name = attraction.name.clone().unwrap_or_default();
+    match store.relink_ticketmaster_id(&artist.id, new_id).await? {
+        Relink::Relinked {
+            old_ticketmaster_id,
+        } => {
+            print_text(&format!(
+                "relinked \"{}\" from Ticketmaster id {} to {new_id} (\"{}\"); run `syncdeck sync --artist {}` to fetch its events\n",
+                truncate(&sanitize(&artist.name), NAME_W),
+                old_ticketmaster_id.as_deref().unwrap_or("(none)"),
+                truncate(&sanitize(&tm_name), NAME_W),
+                artist.id
+            ))?;
+            store.close().await;
+            Ok(0)
+        }
+        Relink::HeldBy(holder) => color_eyre::eyre::bail!(
+            "Ticketmaster id {new_id} already belongs to artist \"{}\" ({}); nothing changed. \
+             If both rows are the same artist, remove one in the app first",
+            sanitize(&holder.name),
+            holder.id
+        ),
+        Relink::NoSuchArtist => color_eyre::eyre::bail!(
+            "artist {} was removed meanwhile; nothing changed",
+            artist.id
+        ),
     }
 }
 
@@ -102,14 +182,7 @@ async fn add(global: &GlobalArgs, args: AddArgs) -> Result<i32> {
 }
 
 async fn add_inner(global: &GlobalArgs, args: &AddArgs) -> Result<i32> {
-    let config = load_config(global)?;
-    let store = open_store(&config, OpenMode::Existing).await?;
-    store.require_migrated().await.wrap_err_with(|| {
-        format!(
-            "{} is not set up for syncdeck; run `syncdeck migrate` first",
-            store.describe()
-        )
-    })?;
+    let (config, store) = super::open_migrated(global, "").await?;
     let clients = Clients::from_config(&config, &store, &ClientSettings::default());
     let pick = match (&args.tm_id, &args.name) {
         (Some(id), _) => Pick::ByTicketmasterId(id.clone()),

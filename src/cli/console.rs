@@ -2,10 +2,9 @@
 
 use color_eyre::eyre::{Result, WrapErr};
 
-use super::{GlobalArgs, load_config, open_store};
+use super::GlobalArgs;
 use crate::engine::clients::ClientSettings;
 use crate::engine::{Clients, Engine, EngineSettings};
-use crate::store::OpenMode;
 
 pub async fn run(global: &GlobalArgs) -> Result<i32> {
     use std::io::IsTerminal;
@@ -15,14 +14,7 @@ pub async fn run(global: &GlobalArgs) -> Result<i32> {
         );
         return Ok(2);
     }
-    let config = load_config(global)?;
-    let store = open_store(&config, OpenMode::Existing).await?;
-    store.require_migrated().await.wrap_err_with(|| {
-        format!(
-            "{} is not set up for syncdeck; run `syncdeck migrate` first (or try `syncdeck demo`)",
-            store.describe()
-        )
-    })?;
+    let (config, store) = super::open_migrated(global, " (or try `syncdeck demo`)").await?;
     let clients = Clients::from_config(&config, &store, &ClientSettings::default());
     let engine = Engine::new(store.clone(), clients, EngineSettings::default());
     engine

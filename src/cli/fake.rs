@@ -88,6 +88,9 @@ pub struct FakeOptions {
     /// setlist.fm calls per 24 h; 0 answers every call with 429 (to rehearse an exhausted key).
     #[arg(long, default_value_t = 1440, value_name = "N")]
     pub setlistfm_daily: u64,
+    /// Length of a quota day in seconds (a real one is 86400; a few seconds rehearse resets).
+    #[arg(long, default_value_t = 86_400, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub day_secs: u64,
     /// Serve only the generated catalog, without the trap fixtures.
     #[arg(long)]
     pub no_fixtures: bool,
@@ -147,6 +150,7 @@ impl FakeOptions {
             spotify_daily: self.spotify_daily,
             setlistfm_rate: self.setlistfm_rate.0,
             setlistfm_daily: self.setlistfm_daily,
+            quota_day: Duration::from_secs(self.day_secs),
             fixtures: !self.no_fixtures,
             log_requests: self.verbose,
         }

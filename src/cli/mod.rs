@@ -7,6 +7,7 @@ mod doctor;
 mod env_check;
 mod fake;
 mod migrate;
+mod queue;
 mod seed;
 mod status;
 mod sync;
@@ -74,6 +75,11 @@ pub enum Command {
     },
     /// Sync artists headlessly (--artist, --all, --failed), or serve the shared queue (--worker).
     Sync(sync::SyncArgs),
+    /// Pause or resume the shared queue for every process (`queue pause|resume|status`).
+    Queue {
+        #[command(subcommand)]
+        command: queue::QueueCommand,
+    },
     /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.
     Completions {
         #[arg(value_enum)]
@@ -114,6 +120,20 @@ pub async fn open_store(config: &Config, mode: OpenMode) -> Result<Store> {
         .wrap_err("cannot open the database")
 }
 
+/// Loads the configuration and opens the existing database, which must be migrated; `hint`
+/// follows "run `syncdeck migrate` first" in the error (another way out, or nothing).
+pub async fn open_migrated(global: &GlobalArgs, hint: &str) -> Result<(Config, Store)> {
+    let config = load_config(global)?;
+    let store = open_store(&config, OpenMode::Existing).await?;
+    store.require_migrated().await.wrap_err_with(|| {
+        format!(
+            "{} is not set up for syncdeck; run `syncdeck migrate` first{hint}",
+            store.describe()
+        )
+    })?;
+    Ok((config, store))
+}
+
 /// Runs the parsed command line; returns the process exit code.
 pub async fn run(cli: Cli) -> Result<i32> {
     // Logs go to a file under the data dir, never to the terminal. A configuration that does
@@ -149,6 +169,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Some(Command::Fake(args)) => fake::run(args).await,
         Some(Command::Artist { command }) => artist::run(&cli.global, command).await,
         Some(Command::Sync(args)) => sync::run(&cli.global, args).await,
+        Some(Command::Queue { command }) => queue::run(&cli.global, command).await,
         Some(Command::Completions { shell }) => {
             use clap::CommandFactory;
             clap_complete::generate(
@@ -172,8 +193,14 @@ fn command_name(c: &Command) -> &'static str {
         Command::Migrate => "migrate",
         Command::Seed(_) => "seed",
         Command::Fake(_) => "fake",
-        Command::Artist { .. } => "artist add",
+        Command::Artist {
+            command: artist::ArtistCommand::Add(_),
+        } => "artist add",
+        Command::Artist {
+            command: artist::ArtistCommand::Relink(_),
+        } => "artist relink",
         Command::Sync(_) => "sync",
+        Command::Queue { .. } => "queue",
         Command::Completions { .. } => "completions",
     }
 }

@@ -7,10 +7,11 @@ use clap::Args;
 use color_eyre::eyre::{Result, WrapErr};
 use serde::Serialize;
 
-use super::{GlobalArgs, load_config, open_store};
+use super::GlobalArgs;
 use crate::store::artists::ArtistSummary;
+use crate::store::runs::RunRow;
 use crate::store::sync_status::Overall;
-use crate::store::{OpenMode, time};
+use crate::store::time;
 use crate::text::{pad, sanitize, truncate};
 
 #[derive(Debug, Args)]
@@ -20,33 +21,73 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
-/// One element of the `--json` array: the artist's columns plus its derived overall status.
+/// One element of the `--json` array: the artist's columns plus its derived overall status,
+/// and, while its run waits for a quota reset, until when and why.
 #[derive(Serialize)]
 struct JsonEntry<'a> {
     #[serde(flatten)]
     artist: &'a ArtistSummary,
     overall: Overall,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    waiting: Option<Waiting>,
+}
+
+#[derive(Serialize)]
+struct Waiting {
+    until: Option<chrono::DateTime<Utc>>,
+    reason: Option<String>,
+}
+
+/// The runs waiting for a quota reset, after the table.
+fn render_waiting(waiting: &[RunRow]) -> String {
+    let mut out = String::new();
+    for r in waiting {
+        out.push_str(&format!(
+            "waiting   {}  until {}: {}\n",
+            truncate(&sanitize(&r.artist_name), NAME_W),
+            r.wait_until
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                .unwrap_or_default(),
+            truncate(
+                &sanitize(r.wait_reason.as_deref().unwrap_or("")),
+                ERROR_W * 2
+            )
+        ));
+    }
+    if !waiting.is_empty() {
+        out.push_str(&format!(
+            "{} artist{} wait for a daily quota reset; they sync then on their own\n",
+            waiting.len(),
+            if waiting.len() == 1 { "" } else { "s" }
+        ));
+    }
+    out
 }
 
 pub async fn run(global: &GlobalArgs, args: StatusArgs) -> Result<i32> {
-    let config = load_config(global)?;
-    let store = open_store(&config, OpenMode::Existing).await?;
-    store.require_migrated().await.wrap_err_with(|| {
-        format!(
-            "{} is not set up for syncdeck; run `syncdeck migrate` (or `syncdeck seed --demo` for demo artists)",
-            store.describe()
-        )
-    })?;
+    let (_, store) =
+        super::open_migrated(global, " (or `syncdeck seed --demo` for demo artists)").await?;
     let artists = store
         .all_artists()
         .await
         .wrap_err("cannot read the artists")?;
+    let waiting = store
+        .waiting_runs(Utc::now())
+        .await
+        .wrap_err("cannot read the runs waiting for a quota reset")?;
     let out = if args.json {
         let entries: Vec<JsonEntry> = artists
             .iter()
             .map(|artist| JsonEntry {
                 artist,
                 overall: artist.overall(),
+                waiting: waiting
+                    .iter()
+                    .find(|r| r.artist_id == artist.id)
+                    .map(|r| Waiting {
+                        until: r.wait_until,
+                        reason: r.wait_reason.clone(),
+                    }),
             })
             .collect();
         let mut json =
@@ -54,7 +95,7 @@ pub async fn run(global: &GlobalArgs, args: StatusArgs) -> Result<i32> {
         json.push('\n');
         json
     } else {
-        render_text(&artists, &store.describe(), Utc::now())
+        render_text(&artists, &store.describe(), Utc::now()) + &render_waiting(&waiting)
     };
     store.close().await;
     let mut stdout = std::io::stdout().lock();
@@ -217,11 +258,34 @@ mod tests {
         let v = serde_json::to_value(JsonEntry {
             artist: &a,
             overall: a.overall(),
+            waiting: None,
         })
         .unwrap();
         assert_eq!(v["overall"], "pending");
         assert_eq!(v["last_sync"], serde_json::Value::Null);
+        assert!(v.get("waiting").is_none(), "only while waiting");
         let keys: Vec<&String> = v["sync_status"].as_object().unwrap().keys().collect();
         assert_eq!(keys, ["setlistfm", "spotify", "ticketmaster"]);
+        let until = chrono::DateTime::parse_from_rfc3339("2026-12-06T14:05:02Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let v = serde_json::to_value(JsonEntry {
+            artist: &a,
+            overall: a.overall(),
+            waiting: Some(Waiting {
+                until: Some(until),
+                reason: Some(
+                    "Ticketmaster's daily quota is spent until 2026-12-06 14:05:00 UTC".into(),
+                ),
+            }),
+        })
+        .unwrap();
+        assert_eq!(v["waiting"]["until"], "2026-12-06T14:05:02Z");
+        assert!(
+            v["waiting"]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("Ticketmaster")
+        );
     }
 }

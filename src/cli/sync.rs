@@ -1,7 +1,9 @@
 //! `syncdeck sync`: headless syncs through the engine. A progress bar on a terminal, one line
 //! per finished artist otherwise, or one JSON object per finished artist and a summary. Exit
 //! code 0 only if every requested artist synced. `--worker` serves the shared queue until
-//! stopped (extra machines on one Postgres).
+//! stopped (extra machines on one Postgres). A database that becomes unusable (a full disk,
+//! an I/O error, a connection lost for longer than three heartbeats) ends either with a
+//! message naming the database and what to do, and exit code 3.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{IsTerminal, Write};
@@ -11,10 +13,12 @@ use clap::{ArgGroup, Args};
 use color_eyre::eyre::{Result, WrapErr};
 use serde::Serialize;
 
-use super::{GlobalArgs, load_config, open_store};
+use super::GlobalArgs;
 use crate::engine::clients::ClientSettings;
-use crate::engine::{Clients, Engine, EngineEvent, EngineSettings, Enqueued, RequestKind};
-use crate::store::OpenMode;
+use crate::engine::{
+    Clients, DatabaseUnusable, Engine, EngineError, EngineEvent, EngineSettings, Enqueued,
+    RequestKind,
+};
 use crate::store::artist_sync::Selection;
 use crate::store::runs::{RunRow, RunStatus};
 use crate::store::sync_status::SyncStatus;
@@ -41,6 +45,11 @@ pub struct SyncArgs {
     /// One JSON object per finished artist, then a summary object.
     #[arg(long)]
     pub json: bool,
+    /// Queue nothing: say what the selection would cost (calls per provider, what is left of
+    /// each daily quota, how many artists finish today and when the rest will, the time at
+    /// the configured rates).
+    #[arg(long, conflicts_with = "worker")]
+    pub plan: bool,
     #[command(flatten)]
     pub tuning: TuningArgs,
 }
@@ -66,6 +75,13 @@ pub struct TuningArgs {
     /// Seconds between heartbeats; a process silent for three of them has its syncs taken over.
     #[arg(long, value_name = "SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub heartbeat: u64,
+    /// Percent of each daily quota that bulk syncs leave to manual ones (0 to 90) [default: 10].
+    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(0..=90))]
+    pub manual_reserve: Option<u8>,
+    /// Fetch everything again instead of only what earlier syncs did not store (every album's
+    /// tracks, setlists back to the horizon, the attraction's links): more calls, for repairs.
+    #[arg(long)]
+    pub full: bool,
 }
 
 impl TuningArgs {
@@ -87,15 +103,22 @@ impl TuningArgs {
         if let Some(n) = self.setlistfm_daily {
             s.setlistfm.daily_limit = Some(n);
         }
+        if let Some(p) = self.manual_reserve {
+            for http in [&mut s.ticketmaster, &mut s.spotify, &mut s.setlistfm] {
+                http.manual_reserve_percent = p;
+            }
+        }
         s
     }
 
     pub fn engine_settings(&self, concurrency: usize) -> EngineSettings {
-        EngineSettings {
+        let mut settings = EngineSettings {
             concurrency,
             heartbeat: Duration::from_secs(self.heartbeat),
             ..EngineSettings::default()
-        }
+        };
+        settings.pipeline.incremental = !self.full;
+        settings
     }
 }
 
@@ -160,6 +183,33 @@ impl clap::builder::TypedValueParser for Bounded {
     }
 }
 
+/// The exit code when the database became unusable during the command: a full disk, an I/O
+/// error, or a lost connection that did not come back (see README, "Exit codes").
+pub const EXIT_DATABASE_UNUSABLE: i32 = 3;
+
+/// Says why the database cannot be used and what to do, and gives the exit code.
+fn database_failed(u: &DatabaseUnusable, worker: bool) -> i32 {
+    eprintln!("error: {u}");
+    eprintln!(
+        "syncs cut short go back to the queue (or are repaired by the next syncdeck to start); \
+         once the database works, {}",
+        if worker {
+            "start the worker again"
+        } else {
+            "run the same `syncdeck sync` again"
+        }
+    );
+    EXIT_DATABASE_UNUSABLE
+}
+
+/// A database failure as exit code 3; any other error as it is.
+fn or_database_failed(engine: &Engine, e: EngineError, worker: bool) -> Result<i32> {
+    match engine.unusable_because(&e) {
+        Some(u) => Ok(database_failed(&u, worker)),
+        None => Err(e.into()),
+    }
+}
+
 /// One finished artist, as `--json` prints it.
 #[derive(Serialize)]
 struct ArtistResult {
@@ -186,29 +236,35 @@ struct Summary {
 }
 
 pub async fn run(global: &GlobalArgs, args: SyncArgs) -> Result<i32> {
-    let config = load_config(global)?;
-    let store = open_store(&config, OpenMode::Existing).await?;
-    store.require_migrated().await.wrap_err_with(|| {
-        format!(
-            "{} is not set up for syncdeck; run `syncdeck migrate` first",
-            store.describe()
-        )
-    })?;
+    let (config, store) = super::open_migrated(global, "").await?;
+    if args.plan {
+        return plan_selected(&store, &args).await;
+    }
     let clients = Clients::from_config(&config, &store, &args.tuning.client_settings());
     let settings = args.tuning.engine_settings(usize::from(args.concurrency));
     let engine = Engine::new(store.clone(), clients, settings);
     let events = engine.subscribe();
-    engine
-        .start()
-        .await
-        .wrap_err("cannot start the sync engine")?;
+    if let Err(e) = engine.start().await {
+        if let Some(u) = engine.unusable_because(&e) {
+            return Ok(database_failed(&u, args.worker));
+        }
+        return Err(e).wrap_err("cannot start the sync engine");
+    }
     let code = if args.worker {
         serve(&engine, events).await
     } else {
         sync_selected(&engine, &args).await
     };
+    let stopping = Instant::now();
     engine.shutdown().await;
-    store.close().await;
+    tracing::info!("sync engine stopped in {:?}", stopping.elapsed());
+    // Closing waits for the pool's connections; a failing database must not hold the exit.
+    if tokio::time::timeout(Duration::from_secs(5), store.close())
+        .await
+        .is_err()
+    {
+        tracing::warn!("the database connections did not close within 5 s; exiting anyway");
+    }
     code
 }
 
@@ -224,9 +280,15 @@ async fn serve(
     );
     let stop = crate::shutdown::stopped();
     tokio::pin!(stop);
+    let unusable = engine.database_unusable();
+    tokio::pin!(unusable);
     let signal = loop {
         tokio::select! {
             signal = &mut stop => break Some(signal),
+            u = &mut unusable => {
+                eprintln!("stopping: the database is unusable");
+                return Ok(database_failed(&u, true));
+            }
             ev = events.recv() => match ev {
                 Ok(EngineEvent::Finished { artist_name, status, error, duration, .. }) => {
                     println!("{}", finished_line(&artist_name, status, error.as_deref(), duration.as_millis() as i64));
@@ -260,22 +322,28 @@ fn finished_line(name: &str, status: RunStatus, error: Option<&str>, ms: i64) ->
 
 async fn sync_selected(engine: &Engine, args: &SyncArgs) -> Result<i32> {
     let started = Instant::now();
-    let queued: Vec<Enqueued> = if args.all {
-        engine
-            .enqueue_selection(Selection::All, RequestKind::Bulk)
-            .await?
-    } else if args.failed {
-        engine
-            .enqueue_selection(Selection::Failed, RequestKind::RetryFailed)
-            .await?
-    } else {
-        let artists = engine.resolve_artists(&args.artist).await?;
-        let kind = if artists.len() == 1 {
-            RequestKind::Manual
+    let queued = async {
+        Ok::<Vec<Enqueued>, EngineError>(if args.all {
+            engine
+                .enqueue_selection(Selection::All, RequestKind::Bulk)
+                .await?
+        } else if args.failed {
+            engine
+                .enqueue_selection(Selection::Failed, RequestKind::RetryFailed)
+                .await?
         } else {
-            RequestKind::Bulk
-        };
-        engine.enqueue(&artists, kind).await?
+            let artists = engine.resolve_artists(&args.artist).await?;
+            let kind = if artists.len() == 1 {
+                RequestKind::Manual
+            } else {
+                RequestKind::Bulk
+            };
+            engine.enqueue(&artists, kind).await?
+        })
+    };
+    let queued = match queued.await {
+        Ok(q) => q,
+        Err(e) => return or_database_failed(engine, e, false),
     };
     let joined = queued.iter().filter(|q| q.joined).count();
     if queued.is_empty() {
@@ -313,21 +381,41 @@ async fn sync_selected(engine: &Engine, args: &SyncArgs) -> Result<i32> {
     pending.dedup();
     let mut finished: Vec<RunRow> = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
+    let mut waits_told: HashSet<(String, Option<chrono::DateTime<chrono::Utc>>)> = HashSet::new();
     let stop = crate::shutdown::stopped();
     tokio::pin!(stop);
+    let unusable = engine.database_unusable();
+    tokio::pin!(unusable);
     let mut interrupted = None;
+    let mut db_failed = None;
     while !pending.is_empty() {
         tokio::select! {
             signal = &mut stop => { interrupted = Some(signal); break; }
+            u = &mut unusable => { db_failed = Some(u); break; }
             _ = tokio::time::sleep(Duration::from_millis(300)) => {}
         }
-        let rows = engine.store().runs(&pending).await?;
+        let rows = match engine.store().runs(&pending).await {
+            Ok(rows) => rows,
+            // A failing database: the engine's health decides when to give up on it.
+            Err(e) if e.fault().is_some() => {
+                engine.note_store_error(&e);
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         let present: HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
         let vanished: Vec<String> = pending
             .iter()
             .filter(|id| !present.contains(id.as_str()))
             .cloned()
             .collect();
+        // A run waiting for a quota reset is said once per wait (it is not finished).
+        let now = chrono::Utc::now();
+        for row in rows.iter().filter(|r| r.waiting(now)) {
+            if waits_told.insert((row.id.clone(), row.wait_until)) {
+                report_wait(row, args.json, bar.as_ref())?;
+            }
+        }
         for row in rows.iter().filter(|r| !r.status.is_active()) {
             if !seen.insert(row.id.clone()) {
                 continue;
@@ -358,6 +446,12 @@ async fn sync_selected(engine: &Engine, args: &SyncArgs) -> Result<i32> {
             requested: queued.len(),
             ..summary
         })?;
+    } else if db_failed.is_some() {
+        eprintln!(
+            "{} of {} artists finished before the database failed",
+            finished.len(),
+            queued.len()
+        );
     } else {
         eprintln!(
             "{} succeeded, {} failed, {} cancelled in {:.1} s",
@@ -366,6 +460,9 @@ async fn sync_selected(engine: &Engine, args: &SyncArgs) -> Result<i32> {
             summary.cancelled,
             summary.duration_ms as f64 / 1000.0
         );
+    }
+    if let Some(u) = db_failed {
+        return Ok(database_failed(&u, false));
     }
     let all_ok = interrupted.is_none()
         && finished.len() == queued_runs(&queued)
@@ -411,6 +508,158 @@ fn print_json<T: Serialize>(value: &T) -> Result<()> {
     out.flush().wrap_err("cannot write to stdout")
 }
 
+/// `sync … --plan`: the selection's cost against the budgets, printed; nothing is queued.
+async fn plan_selected(store: &crate::store::Store, args: &SyncArgs) -> Result<i32> {
+    use crate::engine::plan::{ProviderBudget, plan};
+    use crate::store::sync_status::{PartStatus, Source};
+    // The same selection a sync would queue (`--all`, `--failed`), or the named artists.
+    let ids: HashSet<String> = if args.all || args.failed {
+        let which = if args.all {
+            Selection::All
+        } else {
+            Selection::Failed
+        };
+        store
+            .artist_refs(which)
+            .await?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect()
+    } else {
+        let mut ids = HashSet::new();
+        for key in &args.artist {
+            let found = store.find_artists(key).await?;
+            if found.is_empty() {
+                color_eyre::eyre::bail!(
+                    "no artist is \"{}\" (by id, Ticketmaster id or exact name); `syncdeck status` lists them",
+                    sanitize(key)
+                );
+            }
+            ids.extend(found.into_iter().map(|a| a.id));
+        }
+        ids
+    };
+    let selected: Vec<_> = store
+        .all_artists()
+        .await?
+        .into_iter()
+        .filter(|a| ids.contains(&a.id))
+        .collect();
+    let settings = args.tuning.client_settings();
+    let rows = crate::store::budgets::snapshot(store).await?;
+    let now = chrono::Utc::now();
+    let budgets: Vec<ProviderBudget> = [
+        (Source::Ticketmaster, &settings.ticketmaster),
+        (Source::Spotify, &settings.spotify),
+        (Source::Setlistfm, &settings.setlistfm),
+    ]
+    .into_iter()
+    .map(|(source, http)| {
+        // The busiest key of the provider: the one a sync would run out on first.
+        let row = rows
+            .iter()
+            .filter(|r| r.provider == source.label())
+            .max_by_key(|r| r.day_used);
+        ProviderBudget {
+            source,
+            // This command's limit (flags, else the key's documented one), as a sync would use.
+            daily_limit: http.daily_limit,
+            used_today: row.map(|r| u64::from(r.day_used)).unwrap_or(0),
+            resets_at: row.and_then(|r| r.resets_at),
+            per_second: f64::from(http.rate.count) / http.rate.period.as_secs_f64().max(1e-9),
+        }
+    })
+    .collect();
+    let firsts = |source: Source| {
+        selected
+            .iter()
+            .filter(|a| a.sync_status.get(source) != PartStatus::Success)
+            .count()
+    };
+    let p = plan(selected.len(), firsts, &budgets, now);
+    if args.json {
+        print_json(&p)?;
+        return Ok(0);
+    }
+    let mut out = format!(
+        "plan for {} artist{} (nothing queued):\n",
+        p.artists,
+        if p.artists == 1 { "" } else { "s" }
+    );
+    out.push_str(&format!(
+        "{:<13} {:>7} {:>9} {:>11} {:>12} {:>14}  {}\n",
+        "provider", "first", "re-sync", "calls", "left today", "artists today", "at the rate"
+    ));
+    for pp in &p.providers {
+        out.push_str(&format!(
+            "{:<13} {:>7} {:>9} {:>11} {:>12} {:>14}  {}\n",
+            pp.provider,
+            pp.first_syncs,
+            pp.re_syncs,
+            pp.calls_needed,
+            pp.left_today
+                .map(|l| l.to_string())
+                .unwrap_or_else(|| "no quota".into()),
+            pp.artists_today,
+            human_seconds(pp.seconds_at_rate)
+        ));
+    }
+    out.push_str(&format!(
+        "{} of {} finish today, in about {}",
+        p.artists_today,
+        p.artists,
+        human_seconds(p.expected_seconds_today)
+    ));
+    match p.rest_done_by {
+        Some(t) => out.push_str(&format!(
+            "; the rest wait for the quota resets and should be done by {}\n",
+            t.format("%Y-%m-%d %H:%M UTC")
+        )),
+        None => out.push('\n'),
+    }
+    print!("{out}");
+    Ok(0)
+}
+
+fn human_seconds(secs: f64) -> String {
+    let s = secs.round() as u64;
+    match s {
+        0..=89 => format!("{s} s"),
+        90..=5399 => format!("{} min", s.div_ceil(60)),
+        _ => format!("{:.1} h", s as f64 / 3600.0),
+    }
+}
+
+/// A run that waits for a quota reset: `{"type": "waiting", …}` with `--json`, else a line
+/// on stderr (stdout keeps one line per finished artist).
+fn report_wait(row: &RunRow, json: bool, bar: Option<&indicatif::ProgressBar>) -> Result<()> {
+    let until = row.wait_until.map(|t| t.to_rfc3339());
+    let reason = row.wait_reason.clone().unwrap_or_default();
+    if json {
+        return print_json(&serde_json::json!({
+            "type": "waiting",
+            "artist_id": row.artist_id,
+            "artist": row.artist_name,
+            "run_id": row.id,
+            "until": until,
+            "reason": reason,
+        }));
+    }
+    let line = format!(
+        "waiting   {}  until {}: {}",
+        truncate(&sanitize(&row.artist_name), 60),
+        row.wait_until
+            .map(|t| t.format("%H:%M:%S UTC").to_string())
+            .unwrap_or_default(),
+        truncate(&sanitize(&reason), 200)
+    );
+    match bar {
+        Some(b) => b.println(line),
+        None => eprintln!("{line}"),
+    }
+    Ok(())
+}
+
 async fn report(
     engine: &Engine,
     row: &RunRow,
@@ -422,7 +671,14 @@ async fn report(
         _ => None,
     };
     if json {
-        let target = engine.store().sync_target(&row.artist_id).await?;
+        let target = match engine.store().sync_target(&row.artist_id).await {
+            Ok(t) => t,
+            Err(e) if e.fault().is_some() => {
+                engine.note_store_error(&e);
+                None
+            }
+            Err(e) => return Err(e.into()),
+        };
         return print_json(&ArtistResult {
             artist_id: row.artist_id.clone(),
             artist: row.artist_name.clone(),

@@ -136,11 +136,26 @@ pub enum EngineEvent {
         #[serde(serialize_with = "ser_duration_ms")]
         duration: Duration,
     },
+    /// A run went back to the queue to wait for a provider's daily quota reset; it runs
+    /// again (its remaining parts only) at `until`.
+    Waiting {
+        run_id: String,
+        artist_id: String,
+        artist_name: String,
+        until: chrono::DateTime<chrono::Utc>,
+        reason: String,
+    },
     /// A run went back to the queue (its process stopped or died).
     Requeued {
         run_id: String,
         artist_id: String,
         reason: String,
+    },
+    /// The database failed as a whole (a full disk, an I/O error, a lost connection), or
+    /// works again. `message` names the database and what to do.
+    Database {
+        usable: bool,
+        message: String,
     },
     Log(LogLine),
 }
@@ -159,8 +174,10 @@ impl EngineEvent {
             | EngineEvent::Retrying { artist_id, .. }
             | EngineEvent::PartFinished { artist_id, .. }
             | EngineEvent::Finished { artist_id, .. }
-            | EngineEvent::Requeued { artist_id, .. } => Some(artist_id),
+            | EngineEvent::Requeued { artist_id, .. }
+            | EngineEvent::Waiting { artist_id, .. } => Some(artist_id),
             EngineEvent::Log(l) => l.artist_id.as_deref(),
+            EngineEvent::Database { .. } => None,
         }
     }
 }

@@ -5,7 +5,9 @@
 pub mod artist_import;
 pub mod clients;
 pub mod events;
+pub mod health;
 pub mod pipeline;
+pub mod plan;
 pub mod queue;
 mod runner;
 
@@ -18,6 +20,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 pub use events::{EngineEvent, EventBus, RunCounts};
+pub use health::DatabaseUnusable;
 pub use pipeline::{Clients, PipelineSettings};
 pub use queue::RequestKind;
 
@@ -69,6 +72,13 @@ impl EngineSettings {
     pub fn orphan_after(&self) -> Duration {
         self.heartbeat * self.missed_heartbeats.max(1) as u32
     }
+
+    /// How long a lost database connection may last before the database counts as unusable:
+    /// as long as other processes wait before taking this one's runs over. A shorter outage
+    /// (a server restart, a network blip) is ridden out.
+    pub fn outage_grace(&self) -> Duration {
+        self.orphan_after()
+    }
 }
 
 /// `host-pid-random`: readable in the jobs view, unique across restarts.
@@ -79,6 +89,12 @@ pub fn default_worker_name() -> String {
         std::process::id(),
         rand::random::<u16>()
     )
+}
+
+/// Who is acting, for the record of a change (the queue's pause switch): `user@host (via)`.
+pub fn operator(via: &str) -> String {
+    let user = std::env::var("USER").unwrap_or_else(|_| "someone".into());
+    format!("{user}@{} ({via})", host_name())
 }
 
 pub fn host_name() -> String {
@@ -98,6 +114,8 @@ pub enum EngineError {
     UnknownArtist(String),
     #[error("{0}")]
     Worker(String),
+    #[error(transparent)]
+    DatabaseUnusable(#[from] DatabaseUnusable),
 }
 
 /// What one request did for one artist.
@@ -118,6 +136,8 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(store: Store, clients: Clients, settings: EngineSettings) -> Engine {
+        let grace = settings.outage_grace();
+        let queue_worker = settings.worker_name.clone();
         Engine {
             inner: Arc::new(runner::Inner {
                 store,
@@ -128,6 +148,10 @@ impl Engine {
                 shutdown: CancellationToken::new(),
                 worker_ctx: Mutex::new(None),
                 tasks: Mutex::new(Vec::new()),
+                health: health::Health::new(grace),
+                queue_worker: Mutex::new(queue_worker),
+                in_flight: std::sync::atomic::AtomicUsize::new(0),
+                paused: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -225,6 +249,13 @@ impl Engine {
         self.enqueue(&refs, kind).await
     }
 
+    /// Pauses (`true`) or resumes the queue for every process on this database: workers start
+    /// no run while it is paused (running ones finish); `by` names who did it.
+    pub async fn set_paused(&self, paused: bool, by: &str) -> Result<(), EngineError> {
+        self.inner.store.set_queue_paused(paused, by).await?;
+        Ok(())
+    }
+
     /// Resolves ids or names (exact id, Ticketmaster id, or name) to artists.
     pub async fn resolve_artists(
         &self,
@@ -300,6 +331,49 @@ impl Engine {
         runner::shutdown(&self.inner).await
     }
 
+    /// Resolves once the database has become unusable: at once on a full disk or an I/O
+    /// error, after [`EngineSettings::outage_grace`] for a lost connection that does not come
+    /// back. Headless front ends stop on it (exit code 3); the console shows it.
+    pub async fn database_unusable(&self) -> DatabaseUnusable {
+        let outage = self.inner.health.unusable().await;
+        self.inner.unusable(&outage)
+    }
+
+    /// The database failure going on now, if any (a lost connection may still come back).
+    pub fn database_outage(&self) -> Option<DatabaseUnusable> {
+        self.inner.health.current().map(|o| self.inner.unusable(&o))
+    }
+
+    /// Records a database error a front end met in its own query: a failure of the whole
+    /// database counts toward the engine's view of it, like the engine's own errors.
+    pub fn note_store_error(&self, e: &StoreError) {
+        self.inner.db_error(e);
+    }
+
+    /// The failure of the whole database behind `e`, if that is what `e` is, with what to do.
+    pub fn unusable_because(&self, e: &EngineError) -> Option<DatabaseUnusable> {
+        match e {
+            EngineError::DatabaseUnusable(u) => Some(u.clone()),
+            EngineError::Store(s) => {
+                let fault = s.fault()?;
+                self.note_store_error(s);
+                Some(DatabaseUnusable {
+                    database: self.inner.store.describe(),
+                    fault,
+                    detail: s
+                        .to_string()
+                        .split("; ")
+                        .next()
+                        .unwrap_or_default()
+                        .to_string(),
+                    advice: self.inner.store.fault_advice(fault),
+                    after: Duration::ZERO,
+                })
+            }
+            _ => None,
+        }
+    }
+
     /// Runs executing in this process right now.
     pub fn running_here(&self) -> usize {
         self.inner.executing_count()
@@ -311,8 +385,18 @@ impl Engine {
         pending.sort();
         pending.dedup();
         let mut done: HashMap<String, RunRow> = HashMap::new();
+        let unusable = self.database_unusable();
+        tokio::pin!(unusable);
         loop {
-            let rows = self.inner.store.runs(&pending).await?;
+            let rows = match self.inner.store.runs(&pending).await {
+                Ok(rows) => rows,
+                // The engine's health decides when a failing database is given up on.
+                Err(e) if e.fault().is_some() => {
+                    self.note_store_error(&e);
+                    Vec::new()
+                }
+                Err(e) => return Err(e.into()),
+            };
             for r in rows {
                 if !r.status.is_active() {
                     done.insert(r.id.clone(), r);
@@ -322,7 +406,10 @@ impl Engine {
             if pending.is_empty() {
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(250)).await;
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                u = &mut unusable => return Err(u.into()),
+            }
         }
         Ok(run_ids
             .iter()

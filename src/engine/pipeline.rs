@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::events::{EngineEvent, EventBus, PartProgress, RunCounts};
 use crate::providers::error::ProviderError;
@@ -20,7 +20,7 @@ use crate::providers::{setlistfm, spotify, ticketmaster};
 use crate::store::artist_sync::{self, SyncTarget};
 use crate::store::sync_status::{PartStatus, Source};
 use crate::store::upsert::{self, ShowRow, SongRow, VenueRow};
-use crate::store::{Store, StoreError, upsert_batch};
+use crate::store::{DbFault, Store, StoreError, upsert_batch};
 
 /// The three clients; a source without credentials holds the message that says so.
 #[derive(Clone)]
@@ -39,6 +39,9 @@ pub struct PipelineSettings {
     pub setlists_horizon: chrono::Duration,
     /// At most this many setlist.fm pages (20 setlists each) per artist: the day has 1,440 calls.
     pub setlist_max_pages: u32,
+    /// Ask only for what earlier syncs did not store (Spotify albums' tracks, older setlists).
+    /// Off: everything is fetched again (`sync --full`).
+    pub incremental: bool,
 }
 
 impl Default for PipelineSettings {
@@ -47,8 +50,21 @@ impl Default for PipelineSettings {
             events_horizon: chrono::Duration::days(3 * 365),
             setlists_horizon: chrono::Duration::days(5 * 365),
             setlist_max_pages: 3,
+            incremental: true,
         }
     }
+}
+
+/// An artist without events has its Ticketmaster id confirmed at most this often.
+const TM_ID_RECHECK: chrono::Duration = chrono::Duration::days(7);
+
+/// The Ticketmaster part's error for an attraction id Ticketmaster no longer knows.
+fn stale_tm_id(tm_id: &str) -> String {
+    format!(
+        "Ticketmaster id {tm_id} is gone at Ticketmaster (HTTP 404 for the attraction, no events); \
+         relink the artist: `syncdeck artist relink ARTIST --tm-id NEW_ID` \
+         (`syncdeck artist add NAME` lists the candidates and their ids)"
+    )
 }
 
 /// Why one source's part failed: the source, the step, the HTTP status, and whether another
@@ -60,6 +76,10 @@ pub struct PartError {
     pub http_status: Option<u16>,
     pub message: String,
     pub retryable: bool,
+    /// The database as a whole failed (full disk, I/O error, lost connection), not this part.
+    pub fault: Option<DbFault>,
+    /// The provider's daily quota is spent until then: the part waits for it, it has not failed.
+    pub quota_reset: Option<DateTime<Utc>>,
 }
 
 impl PartError {
@@ -77,6 +97,14 @@ impl PartError {
             message: detail,
             // A corrupt or cut-off body is most often a glitch on the way: worth another try.
             retryable: e.is_retryable() || matches!(e, ProviderError::BadResponse { .. }),
+            fault: None,
+            // Without a reset time (TM's 429 carries no headers) an hour, then a look again.
+            quota_reset: match e {
+                ProviderError::QuotaExhausted { resets_at, .. } => {
+                    Some(resets_at.unwrap_or_else(|| Utc::now() + chrono::Duration::hours(1)))
+                }
+                _ => None,
+            },
         }
     }
 
@@ -89,6 +117,8 @@ impl PartError {
             // A locked or unreachable database is worth another attempt; a schema problem is
             // not, but the retry budget bounds the cost of guessing wrong.
             retryable: true,
+            fault: e.fault(),
+            quota_reset: None,
         }
     }
 
@@ -99,6 +129,8 @@ impl PartError {
             http_status: None,
             message: message.into(),
             retryable: false,
+            fault: None,
+            quota_reset: None,
         }
     }
 
@@ -126,6 +158,8 @@ pub enum PartOutcome {
     Failed(PartError),
     /// Done by an earlier attempt of the same run.
     AlreadyDone,
+    /// Not tried to the end: the provider's daily quota is spent until the reset.
+    Waiting(PartError),
 }
 
 /// The three parts' outcomes.
@@ -153,6 +187,34 @@ impl PipelineOutcome {
             }
         }
         total
+    }
+
+    /// When the run can go on if a part waits for a quota reset (the latest reset of the
+    /// waiting parts), and why.
+    pub fn waiting(&self) -> Option<(DateTime<Utc>, String)> {
+        let waits: Vec<&PartError> = self
+            .parts
+            .iter()
+            .filter_map(|(_, o)| match o {
+                PartOutcome::Waiting(e) => Some(e),
+                _ => None,
+            })
+            .collect();
+        let until = waits.iter().filter_map(|e| e.quota_reset).max()?;
+        let reason = waits
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}'s daily quota is spent until {}",
+                    e.source.name(),
+                    e.quota_reset
+                        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                        .unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        Some((until, reason))
     }
 
     pub fn succeeded_sources(&self) -> Vec<Source> {
@@ -263,6 +325,16 @@ impl RunScope<'_> {
             },
         ));
         for (source, outcome) in &parts {
+            if let PartOutcome::Waiting(_) = outcome {
+                // Back to what it was: `syncing` would say work is going on.
+                self.store
+                    .set_part_status(
+                        &self.artist.id,
+                        *source,
+                        self.artist.sync_status.get(*source),
+                    )
+                    .await?;
+            }
             if let PartOutcome::Failed(e) = outcome {
                 // The part's rows were rolled back; only its status and the error are written.
                 self.store
@@ -285,6 +357,21 @@ impl RunScope<'_> {
     ) -> Result<PartOutcome, StoreError> {
         let (status, error, outcome) = match result {
             Ok(counts) => (PartStatus::Success, None, PartOutcome::Succeeded(counts)),
+            // A spent quota is not the part's failure: it keeps the status it had and the run
+            // waits for the reset.
+            Err(e) if e.quota_reset.is_some() => {
+                tracing::info!(
+                    source = source.key(),
+                    "{}: waits for the quota reset: {}",
+                    self.artist.name,
+                    e.summary()
+                );
+                (
+                    self.artist.sync_status.get(source),
+                    Some(format!("waiting: {}", e.summary())),
+                    PartOutcome::Waiting(e),
+                )
+            }
             Err(e) => {
                 tracing::warn!(
                     source = source.key(),
@@ -310,6 +397,12 @@ impl RunScope<'_> {
     async fn attraction_links(&self) -> Option<AttractionInfo> {
         let a = self.artist;
         if a.spotify_id.is_some() && a.setlist_fm_mbid.is_some() {
+            return None;
+        }
+        // Both parts succeeded before: the links were consulted then and what they held is
+        // stored (an id still missing was not there). `sync --full` looks again.
+        let settled = |s: Source| a.sync_status.get(s) == PartStatus::Success;
+        if self.settings.incremental && settled(Source::Spotify) && settled(Source::Setlistfm) {
             return None;
         }
         let (Ok(tm), Some(tm_id)) = (&self.clients.ticketmaster, &a.ticketmaster_id) else {
@@ -359,14 +452,44 @@ impl RunScope<'_> {
             })
             .await
             .map_err(|e| PartError::provider(S, "events", &e))?;
+        let mut requests = fetched.requests;
+        if fetched.events.is_empty() && !self.tm_id_recently_confirmed(tm_id).await {
+            // No events at all may mean the id itself is gone (Ticketmaster merges and retires
+            // attractions): one lookup tells, so a stale link does not pass for "no shows".
+            self.step(S, "attraction");
+            requests += 1;
+            match tm.attraction(tm_id).await {
+                Ok(_) => {
+                    if let Err(e) = self.store.record_tm_id_check(&self.artist.id, tm_id).await {
+                        tracing::warn!("{}: {e}", self.artist.name);
+                    }
+                }
+                Err(ProviderError::NotFound { .. }) => {
+                    return Err(PartError::fatal(S, "attraction", stale_tm_id(tm_id)));
+                }
+                Err(e) => return Err(PartError::provider(S, "attraction", &e)),
+            }
+        }
         for s in &fetched.skipped {
             tracing::warn!(source = S.key(), "{}: skipped {s}", self.artist.name);
         }
         Ok(TmFetched {
             events: fetched.events,
             skipped: fetched.skipped.len() as u64,
-            requests: fetched.requests,
+            requests,
         })
+    }
+
+    /// Whether Ticketmaster confirmed the id within [`TM_ID_RECHECK`] (incremental syncs only;
+    /// a failed read means "no", which costs one lookup).
+    async fn tm_id_recently_confirmed(&self, tm_id: &str) -> bool {
+        let since = Utc::now() - TM_ID_RECHECK;
+        self.settings.incremental
+            && self
+                .store
+                .tm_id_checked_since(&self.artist.id, tm_id, since)
+                .await
+                .unwrap_or(false)
     }
 
     async fn write_ticketmaster(&self, f: TmFetched) -> Result<RunCounts, PartError> {
@@ -480,8 +603,16 @@ impl RunScope<'_> {
         let fields = spotify::mapping::artist_fields(&artist)
             .map_err(|e| PartError::fatal(S, "artist", e.to_string()))?;
         self.step(S, "albums");
+        let known = if self.settings.incremental && !discovered {
+            self.store
+                .known_spotify_albums(&a.id)
+                .await
+                .map_err(|e| PartError::store(S, "albums", &e))?
+        } else {
+            HashSet::new()
+        };
         let songs = sp
-            .artist_songs(&fields.spotify_id, |p| {
+            .artist_songs(&fields.spotify_id, &known, |p| {
                 self.progress(
                     S,
                     PartProgress {
@@ -506,6 +637,7 @@ impl RunScope<'_> {
             songs: rows,
             skipped: (bad.len() + songs.skipped.len()) as u64,
             requests: songs.requests + 1,
+            albums: songs.fetched_albums,
         })
     }
 
@@ -533,6 +665,9 @@ impl RunScope<'_> {
             .map_err(store_err("artist"))?;
         }
         let written = upsert::upsert_songs_batch(&mut tx, &self.artist.id, &f.songs)
+            .await
+            .map_err(store_err("songs"))?;
+        crate::store::incremental::record_spotify_albums(&mut tx, &self.artist.id, &f.albums)
             .await
             .map_err(store_err("songs"))?;
         crate::store::artists::set_part_status_tx(&mut tx, &self.artist.id, S, PartStatus::Success)
@@ -565,6 +700,12 @@ impl RunScope<'_> {
             .or_else(|| links.and_then(|l| l.musicbrainz_id.clone()))
         {
             Some(id) => (Some(id), a.setlist_fm_mbid.is_none()),
+            // The part succeeded before without an id: the name search found no such artist
+            // then (an ambiguous one is an error), and a search per re-sync would spend the
+            // scarcest quota on the same answer. `sync --full` searches again.
+            None if self.settings.incremental && a.sync_status.get(S) == PartStatus::Success => {
+                (None, false)
+            }
             None => match sf.find_artist_by_name(&a.name).await {
                 Ok(Ok(found)) => (found.and_then(|f| f.mbid), true),
                 Ok(Err(ambiguous)) => {
@@ -583,8 +724,16 @@ impl RunScope<'_> {
         };
         self.step(S, "setlists");
         let horizon: NaiveDate = (Utc::now() - self.settings.setlists_horizon).date_naive();
+        let known = if self.settings.incremental {
+            self.store
+                .known_setlists(&a.id)
+                .await
+                .map_err(|e| PartError::store(S, "setlists", &e))?
+        } else {
+            HashSet::new()
+        };
         let got = sf
-            .artist_setlists(&mbid, horizon, self.settings.setlist_max_pages)
+            .artist_setlists(&mbid, horizon, self.settings.setlist_max_pages, &known)
             .await
             .map_err(|e| PartError::provider(S, "setlists", &e))?;
         self.progress(
@@ -685,6 +834,8 @@ struct SpFetched {
     spotify_id_to_record: Option<String>,
     fields: Option<spotify::mapping::ArtistSpotifyFields>,
     songs: Vec<SongRow>,
+    /// Albums whose tracks were fetched, to record as stored with the songs.
+    albums: Vec<(String, u64)>,
     skipped: u64,
     requests: u64,
 }
@@ -722,6 +873,8 @@ mod tests {
             http_status: Some(403),
             message: "request refused (HTTP 403): Forbidden".into(),
             retryable: false,
+            fault: None,
+            quota_reset: None,
         };
         assert_eq!(
             e.summary(),

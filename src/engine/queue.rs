@@ -11,7 +11,7 @@ use apalis::layers::retry::{HasherRng, RetryPolicy};
 use apalis::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::store::{Db, StoreError, Tx};
+use crate::store::{Db, DbFault, StoreError, Tx, classify_sqlx};
 
 /// The queue every syncdeck process shares.
 pub const QUEUE: &str = "syncdeck.sync_artist";
@@ -62,27 +62,55 @@ pub struct RetryRun(pub String);
 
 /// Pushes one task for `job` inside `tx`; returns the task id.
 pub async fn push_in_tx(tx: &mut Tx, job: &SyncJob, priority: i32) -> Result<String, StoreError> {
+    push_at_in_tx(tx, job, priority, None).await
+}
+
+/// Pushes one task for `job` inside `tx` that no worker claims before `run_at` (a quota
+/// reset); returns the task id.
+pub async fn push_at_in_tx(
+    tx: &mut Tx,
+    job: &SyncJob,
+    priority: i32,
+    run_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<String, StoreError> {
     let id = ulid::Ulid::generate();
     let args = serde_json::to_vec(job)
         .map_err(|e| StoreError::Invalid(format!("cannot encode a sync task: {e}")))?;
-    let task = TaskBuilder::new(args)
+    let mut builder = TaskBuilder::new(args)
         .task_id(TaskId::from_ulid(id))
         .priority(priority.max(0) as usize)
-        .max_attempts(TASK_MAX_ATTEMPTS)
-        .build();
-    let pushed = match tx {
+        .max_attempts(TASK_MAX_ATTEMPTS);
+    if let Some(at) = run_at {
+        builder = builder.run_at_timestamp(u64::try_from(at.timestamp()).unwrap_or(0));
+    }
+    let task = builder.build();
+    let failed = |sqlx: Option<sqlx::Error>, text: String| match sqlx {
+        // The database itself failed (full disk, lost connection): say that, typed.
+        Some(e) if classify_sqlx(&e).is_some() => StoreError::query("queueing the sync task", e),
+        _ => StoreError::Invalid(format!(
+            "cannot queue the sync task: {text}; run `syncdeck migrate`"
+        )),
+    };
+    match tx {
         Tx::Sqlite(t) => apalis_sqlite::queries::push_tasks(&mut **t, QUEUE, &[task])
             .await
-            .map_err(|e| e.to_string()),
+            .map_err(|e| {
+                let text = e.to_string();
+                match e {
+                    apalis_sqlite::Error::Database(e) => failed(Some(e), text),
+                    _ => failed(None, text),
+                }
+            })?,
         Tx::Postgres(t) => apalis_postgres::queries::push_tasks(&mut **t, QUEUE, vec![task])
             .await
-            .map_err(|e| e.to_string()),
+            .map_err(|e| {
+                let text = e.to_string();
+                match e {
+                    apalis_postgres::Error::Database(e) => failed(Some(e), text),
+                    _ => failed(None, text),
+                }
+            })?,
     };
-    pushed.map_err(|e| {
-        StoreError::Invalid(format!(
-            "cannot queue the sync task: {e}; run `syncdeck migrate`"
-        ))
-    })?;
     Ok(id.to_string())
 }
 
@@ -222,6 +250,47 @@ pub async fn keep_alive(
     }
 }
 
+/// Why apalis's worker stopped: its error, and the database fault behind it, if any.
+#[derive(Debug, thiserror::Error)]
+#[error("the job queue's worker stopped: {message}")]
+pub struct WorkerStopped {
+    pub message: String,
+    pub fault: Option<DbFault>,
+}
+
+impl WorkerStopped {
+    fn from_apalis(e: WorkerError) -> WorkerStopped {
+        WorkerStopped {
+            fault: worker_fault(&e),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// The database fault behind a worker's error: its backend's polls (fetch, heartbeat, acks)
+/// fail with the storage crate's error around a sqlx one.
+fn worker_fault(e: &WorkerError) -> Option<DbFault> {
+    let WorkerError::BackendError(inner) = e else {
+        return None;
+    };
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(inner.as_ref());
+    while let Some(c) = cause {
+        if let Some(apalis_sqlite::Error::Database(e)) = c.downcast_ref::<apalis_sqlite::Error>() {
+            return classify_sqlx(e);
+        }
+        if let Some(apalis_postgres::Error::Database(e)) =
+            c.downcast_ref::<apalis_postgres::Error>()
+        {
+            return classify_sqlx(e);
+        }
+        if let Some(e) = c.downcast_ref::<sqlx::Error>() {
+            return classify_sqlx(e);
+        }
+        cause = c.source();
+    }
+    None
+}
+
 /// A worker on the store's queue, running until `ctx` is stopped. Built in a plain fn and
 /// boxed here, where the types are concrete, so the future is provably `Send` for a spawn.
 pub(super) fn worker_future(
@@ -229,10 +298,10 @@ pub(super) fn worker_future(
     settings: WorkerSettings,
     ctx: WorkerContext,
     handler: Handler,
-) -> Result<futures::future::BoxFuture<'static, Result<(), String>>, String> {
+) -> Result<futures::future::BoxFuture<'static, Result<(), WorkerStopped>>, String> {
     let policy = retry_policy(&settings)?;
     let concurrency = settings.concurrency.max(1);
-    let stopped = |e: WorkerError| format!("the sync worker stopped: {e}");
+    let stopped = WorkerStopped::from_apalis;
     Ok(match db {
         Db::Sqlite(pool) => {
             let config = sqlite_config(&settings);

@@ -148,21 +148,25 @@ pub(crate) struct QuotaState {
     pub reset_in: Duration,
 }
 
-const DAY: Duration = Duration::from_secs(24 * 3600);
+/// A real quota day.
+pub const DAY: Duration = Duration::from_secs(24 * 3600);
 
-/// `limit` calls per 24 hours, the window starting at its first call.
+/// `limit` calls per day (24 hours, or shorter to rehearse resets), the window starting at its
+/// first call.
 #[derive(Debug)]
 pub(crate) struct DailyQuota {
     limit: u64,
     used: u64,
+    day: Duration,
     window: Option<(Instant, SystemTime)>,
 }
 
 impl DailyQuota {
-    pub(crate) fn new(limit: u64) -> DailyQuota {
+    pub(crate) fn with_day(limit: u64, day: Duration) -> DailyQuota {
         DailyQuota {
             limit,
             used: 0,
+            day,
             window: None,
         }
     }
@@ -171,7 +175,7 @@ impl DailyQuota {
     pub(crate) fn try_use(&mut self, now: Instant) -> Result<QuotaState, QuotaState> {
         let expired = self
             .window
-            .is_none_or(|(start, _)| now.saturating_duration_since(start) >= DAY);
+            .is_none_or(|(start, _)| now.saturating_duration_since(start) >= self.day);
         if expired {
             self.window = Some((now, SystemTime::now()));
             self.used = 0;
@@ -186,7 +190,7 @@ impl DailyQuota {
 
     fn state(&self, now: Instant) -> QuotaState {
         let (start, wall) = self.window.unwrap_or((now, SystemTime::now()));
-        let reset_at = wall + DAY;
+        let reset_at = wall + self.day;
         QuotaState {
             limit: self.limit,
             remaining: self.limit.saturating_sub(self.used),
@@ -194,7 +198,9 @@ impl DailyQuota {
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_millis() as u64)
                 .unwrap_or(0),
-            reset_in: DAY.saturating_sub(now.saturating_duration_since(start)),
+            reset_in: self
+                .day
+                .saturating_sub(now.saturating_duration_since(start)),
         }
     }
 }
@@ -249,7 +255,7 @@ mod tests {
 
     #[test]
     fn quota_counts_down_and_resets_after_a_day() {
-        let mut q = DailyQuota::new(2);
+        let mut q = DailyQuota::with_day(2, DAY);
         let t0 = Instant::now();
         assert_eq!(q.try_use(t0).unwrap().remaining, 1);
         assert_eq!(q.try_use(t0).unwrap().remaining, 0);

@@ -195,6 +195,8 @@ pub struct FakeConfig {
     /// setlist.fm's per-key throttle (token bucket); `None`: off.
     pub setlistfm_rate: Option<Rate>,
     pub setlistfm_daily: u64,
+    /// How long a quota day lasts (24 h; shorter to rehearse a reset in seconds).
+    pub quota_day: Duration,
     /// Serve the trap fixtures of `assets/fixtures/` next to the catalog.
     pub fixtures: bool,
     /// One line per request on stderr.
@@ -219,6 +221,7 @@ impl Default for FakeConfig {
             spotify_daily: None,
             setlistfm_rate: Some(Rate::per_second(2)),
             setlistfm_daily: 1440,
+            quota_day: limits::DAY,
             fixtures: true,
             log_requests: false,
         }

@@ -70,15 +70,17 @@ impl Shared {
             stats: Recorder::default(),
             tm: Mutex::new(Gateway {
                 bucket: config.tm_rate.map(TokenBucket::new),
-                quota: DailyQuota::new(config.tm_daily),
+                quota: DailyQuota::with_day(config.tm_daily, config.quota_day),
             }),
             spotify: Mutex::new(SpotifyLimits {
                 window: config.spotify_rate.map(RollingWindow::new),
-                quota: config.spotify_daily.map(DailyQuota::new),
+                quota: config
+                    .spotify_daily
+                    .map(|n| DailyQuota::with_day(n, config.quota_day)),
             }),
             setlistfm: Mutex::new(Gateway {
                 bucket: config.setlistfm_rate.map(TokenBucket::new),
-                quota: DailyQuota::new(config.setlistfm_daily),
+                quota: DailyQuota::with_day(config.setlistfm_daily, config.quota_day),
             }),
             tokens: Mutex::new(HashMap::new()),
             data,

@@ -36,7 +36,13 @@ pub struct HttpSettings {
     pub max_body_bytes: u64,
     /// When consecutive requests without an answer stop calling the host for a while.
     pub breaker: BreakerSettings,
+    /// Share of the daily quota, in percent, that bulk work leaves to manual syncs: bulk
+    /// requests stop (and their runs wait for the reset) when only this much is left.
+    pub manual_reserve_percent: u8,
 }
+
+/// The default [`HttpSettings::manual_reserve_percent`].
+pub const DEFAULT_MANUAL_RESERVE_PERCENT: u8 = 10;
 
 /// The default [`HttpSettings::max_body_bytes`]: 16 MiB, about fifty times the largest real
 /// answer (a page of 200 Ticketmaster events).
@@ -55,6 +61,7 @@ impl HttpSettings {
             daily_limit: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             breaker: BreakerSettings::default(),
+            manual_reserve_percent: DEFAULT_MANUAL_RESERVE_PERCENT,
         };
         match provider {
             // 5 req/s and 5,000 a day per key (apis.md 1.3).
@@ -440,7 +447,21 @@ impl ProviderHttp {
                 })?;
             let shown_url = redact_url(request.url());
             let host = host_of(request.url());
-            self.budget.count_call(Utc::now());
+            // The day's quota is spent (the provider said so in its headers, or the local count
+            // is at the limit): a request would only be refused, and TM counts refusals too.
+            // Bulk work leaves the reserved share of the day to manual syncs.
+            let keep = if super::budget::is_bulk_work() {
+                self.budget.share(self.settings.manual_reserve_percent)
+            } else {
+                0
+            };
+            if let Err(until) = self.budget.try_count_call(Utc::now(), keep) {
+                tracing::debug!(provider = %provider, "daily quota spent until {until}: not calling");
+                return Err(ProviderError::QuotaExhausted {
+                    provider,
+                    resets_at: Some(until),
+                });
+            }
             let started = tokio::time::Instant::now();
             let outcome = tokio::time::timeout(
                 self.settings.timeout,

@@ -53,7 +53,62 @@ const BY_TICKETMASTER_ID: &str = "SELECT a.id::text AS id, a.name, a.ticketmaste
 const BY_SPOTIFY_ID: &str = "SELECT a.id::text AS id, a.name, a.ticketmaster_id FROM artists a \
      WHERE a.spotify_id = $1 ORDER BY a.id::text LIMIT 1";
 
+/// What [`Store::relink_ticketmaster_id`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Relink {
+    /// The artist now carries the new id; its Ticketmaster part is `pending` again.
+    Relinked { old_ticketmaster_id: Option<String> },
+    /// Another artist already holds the new id; nothing was written.
+    HeldBy(ExistingArtist),
+    /// No artist with that row id.
+    NoSuchArtist,
+}
+
 impl Store {
+    /// Points an artist at another Ticketmaster attraction (its old id is gone at Ticketmaster):
+    /// sets `ticketmaster_id`, puts the Ticketmaster part back to `pending` and clears the
+    /// error, so the next sync fetches the new attraction's events.
+    pub async fn relink_ticketmaster_id(
+        &self,
+        artist_id: &str,
+        new_id: &str,
+    ) -> Result<Relink, StoreError> {
+        if let Some(holder) = self.artist_by_ticketmaster_id(new_id).await?
+            && holder.id != artist_id
+        {
+            return Ok(Relink::HeldBy(holder));
+        }
+        let err = |e: sqlx::Error| {
+            StoreError::query(format!("relinking artist {artist_id} to {new_id}"), e)
+        };
+        let mut tx = self.begin().await?;
+        let old: Option<Option<String>> = crate::with_tx!(&mut tx, c, b => {
+            let q = crate::sql!("SELECT ticketmaster_id FROM artists WHERE id = $1::uuid");
+            sqlx::query_scalar(q.text(b)).bind(artist_id).fetch_optional(c).await
+        })
+        .map_err(err)?;
+        let Some(old) = old else {
+            return Ok(Relink::NoSuchArtist);
+        };
+        crate::with_tx!(&mut tx, c, b => {
+            let q = crate::sql!("UPDATE artists SET ticketmaster_id = $2, last_sync_error = NULL WHERE id = $1::uuid");
+            sqlx::query(q.text(b)).bind(artist_id).bind(new_id).execute(c).await.map(|_| ())
+        })
+        .map_err(err)?;
+        super::artists::set_part_status_tx(
+            &mut tx,
+            artist_id,
+            super::sync_status::Source::Ticketmaster,
+            super::sync_status::PartStatus::Pending,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Relink::Relinked {
+            old_ticketmaster_id: old,
+        })
+    }
+
     /// The artist with this Ticketmaster id, if any.
     pub async fn artist_by_ticketmaster_id(
         &self,

@@ -19,6 +19,9 @@ pub const SYNCDECK_TABLES: &[&str] = &[
     "syncdeck_run_attempts",
     "syncdeck_api_budgets",
     "syncdeck_workers",
+    "syncdeck_spotify_albums",
+    "syncdeck_tm_id_checks",
+    "syncdeck_queue_state",
 ];
 /// What must exist before syncdeck can work: both of the above.
 pub const REQUIRED_TABLES: &[&str] = &[
@@ -32,6 +35,9 @@ pub const REQUIRED_TABLES: &[&str] = &[
     "syncdeck_run_attempts",
     "syncdeck_api_budgets",
     "syncdeck_workers",
+    "syncdeck_spotify_albums",
+    "syncdeck_tm_id_checks",
+    "syncdeck_queue_state",
 ];
 
 /// Table names in the current schema (Postgres: the first schema of `search_path`, plus

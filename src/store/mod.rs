@@ -9,8 +9,10 @@ pub mod budgets;
 pub mod dialect;
 pub mod doctor;
 mod error;
+pub mod incremental;
 pub mod inspect;
 pub mod migrate;
+pub mod queue_state;
 pub mod runs;
 pub mod seed;
 pub mod sync_status;
@@ -19,7 +21,7 @@ pub mod upsert;
 pub mod upsert_batch;
 
 pub use dialect::Backend;
-pub use error::{StoreError, describe_sqlx};
+pub use error::{DbFault, StoreError, classify_sqlx, describe_sqlx};
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -110,6 +112,31 @@ impl Tx {
     }
 }
 
+/// The pool's check on every SQLite connection handed back. A COMMIT or ROLLBACK that fails
+/// (a full disk, an I/O error) can leave sqlx counting a transaction that SQLite already
+/// rolled back by itself: the ROLLBACK sqlx queues when the `Transaction` drops then fails
+/// too, and the connection would come back from the pool refusing every `BEGIN IMMEDIATE`
+/// ("attempted to call begin_with at non-zero transaction depth"). Such a connection is
+/// closed instead (closing rolls back whatever may still be open); the pool opens a new one.
+/// Postgres needs no such check: sqlx lowers its count when it queues the rollback, and a
+/// broken connection fails the pool's own ping.
+async fn release_only_outside_transactions(
+    conn: &mut sqlx::SqliteConnection,
+) -> Result<bool, sqlx::Error> {
+    use sqlx::Connection;
+    // Commands run in order: once the ping answers, a rollback queued by a dropped
+    // transaction has run, and the count says whether it worked.
+    conn.ping().await?;
+    if conn.is_in_transaction() {
+        tracing::warn!(
+            "a SQLite connection came back to the pool still counting an open transaction \
+             (a commit or rollback failed); closing it"
+        );
+        return Ok(false);
+    }
+    Ok(true)
+}
+
 /// How to open the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpenMode {
@@ -117,6 +144,29 @@ pub enum OpenMode {
     Create,
     /// Open only what exists: `status`, `env check`, `doctor` never create a database.
     Existing,
+}
+
+/// Test hooks: never set in normal use, they make the database fail on purpose so the tests
+/// can check what syncdeck does then. Read from the environment by [`Store::open`].
+#[doc(hidden)]
+#[derive(Debug, Clone, Default)]
+pub struct TestHooks {
+    /// TEST HOOK (`SYNCDECK_TEST_SQLITE_MAX_PAGES`): `PRAGMA max_page_count` on every SQLite
+    /// connection, so a write that would grow the file past that many pages fails with
+    /// `SQLITE_FULL` ("database or disk is full"), exactly as on a full disk.
+    pub sqlite_max_pages: Option<u64>,
+}
+
+impl TestHooks {
+    pub const SQLITE_MAX_PAGES: &'static str = "SYNCDECK_TEST_SQLITE_MAX_PAGES";
+
+    pub fn from_env() -> TestHooks {
+        TestHooks {
+            sqlite_max_pages: std::env::var(Self::SQLITE_MAX_PAGES)
+                .ok()
+                .and_then(|v| v.trim().parse().ok()),
+        }
+    }
 }
 
 /// The store: a pool plus where it points, for display.
@@ -130,6 +180,17 @@ impl Store {
     /// Opens the database. SQLite gets WAL, `synchronous=NORMAL`, a busy timeout and foreign keys
     /// on every connection (apalis's own setup, which turns `synchronous` off, is never called).
     pub async fn open(url: &DatabaseUrl, mode: OpenMode) -> Result<Self, StoreError> {
+        Self::open_with(url, mode, &TestHooks::from_env()).await
+    }
+
+    /// [`Store::open`] with explicit [`TestHooks`] (the tests' way in; `open` reads them from
+    /// the environment).
+    #[doc(hidden)]
+    pub async fn open_with(
+        url: &DatabaseUrl,
+        mode: OpenMode,
+        hooks: &TestHooks,
+    ) -> Result<Self, StoreError> {
         match url {
             DatabaseUrl::Sqlite { path, memory } => {
                 let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
@@ -161,6 +222,13 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true);
+                let options = match hooks.sqlite_max_pages {
+                    Some(pages) => {
+                        tracing::warn!("TEST HOOK: SQLite max_page_count = {pages}");
+                        options.pragma("max_page_count", pages.to_string())
+                    }
+                    None => options,
+                };
                 let pool = SqlitePoolOptions::new()
                     // An in-memory database exists per connection: keep exactly one.
                     .max_connections(if *memory { 1 } else { 8 })
@@ -171,6 +239,7 @@ impl Store {
                         Some(Duration::from_secs(300))
                     })
                     .acquire_timeout(Duration::from_secs(15))
+                    .after_release(|conn, _| Box::pin(release_only_outside_transactions(conn)))
                     .connect_with(options)
                     .await
                     .map_err(|e| StoreError::SqliteOpen {
@@ -225,6 +294,68 @@ impl Store {
         match self.db {
             Db::Sqlite(_) => Backend::Sqlite,
             Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// What an operator should do about `fault` on this database, naming where it lives.
+    pub fn fault_advice(&self, fault: DbFault) -> String {
+        let at = &self.location;
+        match (self.backend(), fault) {
+            (Backend::Sqlite, DbFault::DiskFull) => {
+                let dir = std::path::Path::new(at)
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_else(|| ".".into());
+                format!(
+                    "free disk space at {dir} (the file system holding {at}; the file and its -wal journal need room to grow)"
+                )
+            }
+            (Backend::Sqlite, DbFault::Io) => {
+                format!(
+                    "check the disk holding {at}: its free space, its health and that it is still mounted"
+                )
+            }
+            (Backend::Sqlite, DbFault::ConnectionLost) => {
+                format!("check that {at} is still reachable and not held by another process")
+            }
+            (Backend::Postgres, DbFault::DiskFull) => {
+                format!("free disk space on the Postgres server at {at}")
+            }
+            (Backend::Postgres, DbFault::Io) => {
+                format!("check the disk of the Postgres server at {at}")
+            }
+            (Backend::Postgres, DbFault::ConnectionLost) => {
+                format!("check that Postgres at {at} is up and reachable from this machine")
+            }
+        }
+    }
+
+    /// Opens a connection of its own (not one of the pool's) and runs `SELECT 1` within
+    /// `within`: whether the database answers at all, whatever state the pool is in.
+    pub async fn probe(&self, within: Duration) -> Result<(), StoreError> {
+        use sqlx::Connection;
+        let probe = async {
+            match &self.db {
+                Db::Sqlite(p) => {
+                    let mut c = sqlx::SqliteConnection::connect_with(&p.connect_options()).await?;
+                    sqlx::query("SELECT 1").execute(&mut c).await?;
+                    c.close().await
+                }
+                Db::Postgres(p) => {
+                    let mut c = sqlx::PgConnection::connect_with(&p.connect_options()).await?;
+                    sqlx::query("SELECT 1").execute(&mut c).await?;
+                    c.close().await
+                }
+            }
+        };
+        match tokio::time::timeout(within, probe).await {
+            Ok(done) => done.map_err(|e| StoreError::query("probing the database", e)),
+            Err(_) => Err(StoreError::Unusable {
+                fault: DbFault::ConnectionLost,
+                context: "probing the database".into(),
+                reason: format!("no answer within {} s", within.as_secs_f64()),
+            }),
         }
     }
 

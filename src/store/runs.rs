@@ -107,6 +107,19 @@ pub struct RunRow {
     pub error_http_status: Option<i32>,
     pub counts: serde_json::Value,
     pub progress: Option<serde_json::Value>,
+    /// Queued again for a provider's daily quota reset: not before this time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait_until: Option<DateTime<Utc>>,
+    /// Why it waits ("Ticketmaster's daily quota is spent …").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait_reason: Option<String>,
+}
+
+impl RunRow {
+    /// Queued but held back until a quota reset that is still ahead.
+    pub fn waiting(&self, now: DateTime<Utc>) -> bool {
+        self.status == RunStatus::Queued && self.wait_until.is_some_and(|t| t > now)
+    }
 }
 
 /// One attempt of a run.
@@ -145,10 +158,12 @@ pub enum CancelOutcome {
 
 const RUN_COLUMNS_PG: &str = "id::text, artist_id::text, artist_name, status, priority, trigger, requested_at::text, \
      started_at::text, finished_at::text, heartbeat_at::text, attempts, max_attempts, worker, task_id, \
-     cancel_requested, error, error_source, error_step, error_http_status, counts::text, progress::text";
+     cancel_requested, error, error_source, error_step, error_http_status, counts::text, progress::text, \
+     wait_until::text, wait_reason";
 const RUN_COLUMNS_SQLITE: &str = "id, artist_id, artist_name, status, priority, trigger, requested_at, \
      started_at, finished_at, heartbeat_at, attempts, max_attempts, worker, task_id, \
-     cancel_requested, error, error_source, error_step, error_http_status, counts, progress";
+     cancel_requested, error, error_source, error_step, error_http_status, counts, progress, \
+     wait_until, wait_reason";
 
 fn run_columns(b: Backend) -> &'static str {
     match b {
@@ -180,6 +195,8 @@ struct RawRun {
     error_http_status: Option<i32>,
     counts: Option<String>,
     progress: Option<String>,
+    wait_until: Option<String>,
+    wait_reason: Option<String>,
 }
 
 fn run_from_raw(r: RawRun) -> RunRow {
@@ -190,6 +207,8 @@ fn run_from_raw(r: RawRun) -> RunRow {
         started_at: ts(r.started_at),
         finished_at: ts(r.finished_at),
         heartbeat_at: ts(r.heartbeat_at),
+        wait_until: ts(r.wait_until),
+        wait_reason: r.wait_reason,
         counts: r
             .counts
             .and_then(|t| serde_json::from_str(&t).ok())
@@ -403,8 +422,16 @@ impl Store {
     ) -> Result<Result<RunRow, StartRefused>, StoreError> {
         let now = now_db();
         let mut tx = self.begin().await?;
+        // Attempts after a quota wait go on from the ones before it (the wait's new task
+        // starts apalis's count at 1 again).
+        let base: Option<i32> = crate::with_tx!(&mut tx, c, b => {
+            let q = crate::sql!("SELECT attempt_base FROM syncdeck_runs WHERE id = $1::uuid");
+            sqlx::query_scalar(q.text(b)).bind(run_id).fetch_optional(c).await
+        })
+        .map_err(err(format!("starting run {run_id}")))?;
+        let attempt = base.unwrap_or(0) + attempt;
         let q = crate::sql!(
-            "UPDATE syncdeck_runs SET status = 'running', started_at = COALESCE(started_at, $2::timestamptz), \
+            "UPDATE syncdeck_runs SET status = 'running', wait_until = NULL, started_at = COALESCE(started_at, $2::timestamptz), \
              heartbeat_at = $2::timestamptz, attempts = $3, worker = $4 \
              WHERE id = $1::uuid AND NOT cancel_requested AND (status = 'queued' OR (status = 'running' \
                AND (worker IS NULL OR worker = $4 OR heartbeat_at IS NULL OR heartbeat_at < $5::timestamptz)))"
@@ -562,6 +589,23 @@ impl Store {
         } else {
             CancelOutcome::NotActive
         })
+    }
+
+    /// Queued runs waiting for a quota reset still ahead of `now`, soonest first.
+    pub async fn waiting_runs(&self, now: DateTime<Utc>) -> Result<Vec<RunRow>, StoreError> {
+        let rows: Vec<RawRun> = crate::with_pool!(&self.db, p, b => {
+            let text = format!(
+                "SELECT {} FROM syncdeck_runs WHERE status = 'queued' AND wait_until IS NOT NULL ORDER BY wait_until",
+                run_columns(b)
+            );
+            sqlx::query_as(sqlx::AssertSqlSafe(text)).fetch_all(p).await
+        })
+        .map_err(err("reading the runs waiting for a quota reset"))?;
+        Ok(rows
+            .into_iter()
+            .map(run_from_raw)
+            .filter(|r| r.waiting(now))
+            .collect())
     }
 
     /// The active run of an artist, if any.
@@ -779,4 +823,30 @@ impl Store {
         })
         .map_err(err("listing workers"))
     }
+}
+
+/// Puts a running run back in the queue to wait for a quota reset: `wait_until` and the
+/// reason are shown while it waits; its next attempt is numbered after this one, which does
+/// not count against `max_attempts`. The caller pushes the task that runs at `until`.
+pub async fn wait_run_in_tx(
+    tx: &mut Tx,
+    run_id: &str,
+    attempt: i32,
+    until: DateTime<Utc>,
+    reason: &str,
+    counts: &serde_json::Value,
+) -> Result<bool, StoreError> {
+    let q = crate::sql!(
+        "UPDATE syncdeck_runs SET status = 'queued', worker = NULL, wait_until = $2::timestamptz, \
+         wait_reason = $3, attempt_base = $4, max_attempts = max_attempts + 1, counts = $5::jsonb \
+         WHERE id = $1::uuid AND status = 'running'"
+    );
+    let n = crate::with_tx!(tx, c, b => {
+        sqlx::query(q.text(b)).bind(run_id).bind(to_db(until)).bind(reason).bind(attempt)
+            .bind(counts.to_string()).execute(c).await.map(|r| r.rows_affected())
+    })
+    .map_err(err(format!(
+        "putting run {run_id} to wait for a quota reset"
+    )))?;
+    Ok(n == 1)
 }

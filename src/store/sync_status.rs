@@ -84,6 +84,15 @@ impl Source {
         }
     }
 
+    /// The provider's own name, for sentences: `Ticketmaster`, `Spotify`, `setlist.fm`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Ticketmaster => "Ticketmaster",
+            Source::Spotify => "Spotify",
+            Source::Setlistfm => "setlist.fm",
+        }
+    }
+
     pub fn parse(word: &str) -> Option<Source> {
         match word.trim().to_ascii_lowercase().as_str() {
             "ticketmaster" | "tm" => Some(Source::Ticketmaster),

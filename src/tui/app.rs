@@ -172,6 +172,8 @@ pub struct HeaderInfo {
     pub budgets: Vec<BudgetRow>,
     pub queued: i64,
     pub running: i64,
+    /// The queue's pause switch (`syncdeck queue pause`, `P`): no worker starts a run.
+    pub paused: bool,
 }
 
 /// The live state of one artist's run, from engine events.
@@ -274,6 +276,8 @@ pub enum Effect {
         name: String,
     },
     SetMouse(bool),
+    /// Pause (`true`) or resume the shared queue for every process.
+    SetPaused(bool),
     /// Stop the engine cleanly (runs go back to the queue), then exit.
     Quit,
 }
@@ -824,11 +828,35 @@ impl App {
                 self.live.remove(&artist_id);
                 vec![Effect::RefreshArtist { artist_id }]
             }
+            EngineEvent::Waiting {
+                artist_id,
+                until,
+                reason,
+                ..
+            } => {
+                let live = self.live.entry(artist_id.clone()).or_default();
+                live.running = false;
+                live.step = None;
+                live.retry = Some(format!(
+                    "waiting until {} for the quota reset: {reason}",
+                    until.with_timezone(&chrono::Local).format("%H:%M:%S")
+                ));
+                vec![Effect::RefreshArtist { artist_id }]
+            }
             EngineEvent::Requeued { artist_id, .. } => {
                 if let Some(l) = self.live.get_mut(&artist_id) {
                     l.running = false;
                 }
                 vec![Effect::RefreshArtist { artist_id }]
+            }
+            // A failing database (full disk, lost connection) on the status line, as an error.
+            EngineEvent::Database { usable, message } => {
+                self.notice = Some(if usable {
+                    message
+                } else {
+                    format!("error: {message}")
+                });
+                Vec::new()
             }
         }
     }
@@ -1207,6 +1235,17 @@ impl App {
             Command::Reload => {
                 self.notice = Some("reading every artist again…".into());
                 vec![Effect::LoadArtists]
+            }
+            Command::PauseQueue => {
+                let pause = !self.header.paused;
+                self.header.paused = pause;
+                self.notice = Some(if pause {
+                    "pausing the queue: no worker starts a sync until resumed (running ones finish)"
+                        .into()
+                } else {
+                    "resuming the queue".into()
+                });
+                vec![Effect::SetPaused(pause)]
             }
             Command::Quit => self.ask_quit(),
             Command::SortNext => {

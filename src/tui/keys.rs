@@ -40,6 +40,7 @@ pub enum Command {
     AddArtist,
     ToggleMouse,
     Reload,
+    PauseQueue,
 }
 
 /// (command, config name, default keys, what it does)
@@ -145,6 +146,12 @@ const COMMANDS: &[(Command, &str, &[&str], &str)] = &[
         "mouse",
         &["M"],
         "mouse capture on/off",
+    ),
+    (
+        Command::PauseQueue,
+        "pause_queue",
+        &["P"],
+        "pause / resume every worker",
     ),
 ];
 

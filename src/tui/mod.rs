@@ -281,6 +281,7 @@ impl EffectContext {
                 .await
                 .unwrap_or_default();
             let counts = store.run_counts().await.unwrap_or_default();
+            let paused = store.queue_paused().await.ok().flatten().is_some();
             let count = |s| {
                 counts
                     .iter()
@@ -295,6 +296,7 @@ impl EffectContext {
                 budgets,
                 queued: count(crate::store::runs::RunStatus::Queued),
                 running: count(crate::store::runs::RunStatus::Running),
+                paused,
             }));
         });
     }
@@ -433,6 +435,23 @@ impl EffectContext {
                             }
                         ))),
                         Err(e) => tx.send(Action::Failed(format!("cannot cancel: {e}"))),
+                    }
+                });
+            }
+            Effect::SetPaused(pause) => {
+                tokio::spawn(async move {
+                    let by = crate::engine::operator("console");
+                    match engine.set_paused(pause, &by).await {
+                        Ok(()) => tx.send(Action::Notice(if pause {
+                            "the queue is paused: no worker starts a sync until you press P again"
+                                .into()
+                        } else {
+                            "the queue is resumed".into()
+                        })),
+                        Err(e) => tx.send(Action::Failed(format!(
+                            "cannot {} the queue: {e}",
+                            if pause { "pause" } else { "resume" }
+                        ))),
                     }
                 });
             }

@@ -146,6 +146,9 @@ fn draw_header(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
         }
         parts.push(text);
     }
+    if h.paused {
+        parts.push("QUEUE PAUSED (P resumes)".into());
+    }
     parts.push(format!("{} queued · {} running", h.queued, h.running));
     let line = truncate(&parts.join(" · "), area.width as usize);
     frame.render_widget(Paragraph::new(line).style(theme.header), area);

@@ -96,18 +96,6 @@ pub fn catalog(artists: usize) -> Catalog {
     Catalog::new(DEMO_SEED, artists)
 }
 
-/// The children pace themselves at the scaled fake's limits and beat every second.
-const TUNING: [&str; 8] = [
-    "--tm-rate",
-    "50",
-    "--setlistfm-rate",
-    "10",
-    "--spotify-rate",
-    "100",
-    "--heartbeat",
-    "1",
-];
-
 /// `syncdeck sync EXTRA…` as a child process on the SQLite database `url`, against `fake`, in
 /// `dir` (its HOME and data directory, so no `.env` of the checkout is read).
 pub fn sync_command(
@@ -119,9 +107,44 @@ pub fn sync_command(
     let DatabaseUrl::Sqlite { path, .. } = url else {
         panic!("SQLite only")
     };
-    let mut cmd = syncdeck_command(fake, &format!("sqlite://{}", path.display()), dir);
-    cmd.arg("sync").args(extra).args(TUNING);
+    sync_command_on(fake, &format!("sqlite://{}", path.display()), dir, 1, extra)
+}
+
+/// [`sync_command`] on any database URL, beating every `heartbeat` seconds (a lost database
+/// connection is ridden out for three beats). The child paces itself at the scaled fake's limits.
+pub fn sync_command_on(
+    fake: &FakeServer,
+    database_url: &str,
+    dir: &std::path::Path,
+    heartbeat: u32,
+    extra: &[&str],
+) -> Command {
+    let mut cmd = syncdeck_command(fake, database_url, dir);
+    cmd.arg("sync").args(extra).args([
+        "--tm-rate",
+        "50",
+        "--setlistfm-rate",
+        "10",
+        "--spotify-rate",
+        "100",
+        "--heartbeat",
+        &heartbeat.to_string(),
+    ]);
     cmd
+}
+
+/// Every artist's three parts are `success`.
+pub async fn assert_every_part_succeeded(store: &Store) {
+    for a in store.all_artists().await.expect("read the artists") {
+        assert_eq!(
+            a.sync_status.to_json().matches("success").count(),
+            3,
+            "{}: {} {:?}",
+            a.name,
+            a.sync_status.to_json(),
+            a.last_sync_error
+        );
+    }
 }
 
 /// `syncdeck` (no arguments yet) on the database at `database_url` (any backend), against

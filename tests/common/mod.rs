@@ -158,6 +158,14 @@ pub fn sqlite_url() -> (tempfile::TempDir, DatabaseUrl) {
     )
 }
 
+/// `url` as a `DATABASE_URL` value, for a child `syncdeck` process.
+pub fn url_text(url: &DatabaseUrl) -> String {
+    match url {
+        DatabaseUrl::Sqlite { path, .. } => format!("sqlite://{}", path.display()),
+        DatabaseUrl::Postgres { url } => url.clone(),
+    }
+}
+
 /// Opens and migrates a store.
 pub async fn migrated_store(url: &DatabaseUrl) -> Store {
     let store = Store::open(url, OpenMode::Create)

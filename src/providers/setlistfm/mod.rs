@@ -6,6 +6,8 @@
 pub mod mapping;
 pub mod types;
 
+use std::collections::HashSet;
+
 use chrono::NaiveDate;
 use reqwest::header::HeaderValue;
 use url::Url;
@@ -39,6 +41,8 @@ pub enum StopReason {
     MaxPages,
     /// The day's budget of calls is spent.
     Budget,
+    /// A whole page was stored already: so is everything older.
+    AllStored,
 }
 
 /// An artist's setlists from the horizon on, newest first; `skipped` holds items that could
@@ -220,11 +224,15 @@ impl SetlistFmClient {
     /// `max_pages` pages. Stops at a 404, at the last page by the answer's own count, at the
     /// first setlist older than the horizon, or when the day's budget is spent, so a sync costs
     /// as few of the 1,440 daily calls as it can.
+    /// The artist's setlists newest first, back to `horizon`, at most `max_pages` pages. A
+    /// page whose setlists are all in `known` (stored by an earlier sync) ends the sweep: the
+    /// older ones are stored too.
     pub async fn artist_setlists(
         &self,
         mbid: &str,
         horizon: NaiveDate,
         max_pages: u32,
+        known: &HashSet<String>,
     ) -> Result<ArtistSetlists, ProviderError> {
         let mut out = ArtistSetlists {
             setlists: Vec::new(),
@@ -235,7 +243,9 @@ impl SetlistFmClient {
         };
         let mut page_no: u64 = 1;
         while page_no <= u64::from(max_pages) {
-            if self.http.budget.snapshot().remaining == Some(0) {
+            // Past the first page, a spent budget ends the sweep with what it has; on the first
+            // the request is refused as quota-spent and the part waits for the reset.
+            if page_no > 1 && self.http.budget.snapshot().remaining == Some(0) {
                 out.stopped = StopReason::Budget;
                 return Ok(out);
             }
@@ -247,21 +257,34 @@ impl SetlistFmClient {
             out.total = page.total.or(out.total);
             let on_page = page.setlist.len() as u64;
             let mut older = false;
+            let mut all_known = on_page > 0;
             for raw in page.setlist {
                 match serde_json::from_value::<Setlist>(raw) {
-                    Ok(s) => match mapping::setlist_date(&s) {
-                        Some(d) if d < horizon => {
-                            older = true;
-                            break;
+                    Ok(s) => {
+                        if s.id.as_ref().is_none_or(|id| !known.contains(id)) {
+                            all_known = false;
                         }
-                        // An unreadable date cannot end the sweep; mapping reports it.
-                        _ => out.setlists.push(s),
-                    },
-                    Err(e) => out.skipped.push(format!("an unreadable setlist: {e}")),
+                        match mapping::setlist_date(&s) {
+                            Some(d) if d < horizon => {
+                                older = true;
+                                break;
+                            }
+                            // An unreadable date cannot end the sweep; mapping reports it.
+                            _ => out.setlists.push(s),
+                        }
+                    }
+                    Err(e) => {
+                        all_known = false;
+                        out.skipped.push(format!("an unreadable setlist: {e}"));
+                    }
                 }
             }
             if older {
                 out.stopped = StopReason::Horizon;
+                return Ok(out);
+            }
+            if all_known {
+                out.stopped = StopReason::AllStored;
                 return Ok(out);
             }
             let per_page = page

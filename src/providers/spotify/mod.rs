@@ -58,6 +58,8 @@ pub struct SongsProgress {
 pub struct ArtistSongs {
     pub tracks: Vec<(SimplifiedAlbum, SimplifiedTrack)>,
     pub albums: u64,
+    /// Albums whose tracks were fetched now, with their track counts (the known ones are not).
+    pub fetched_albums: Vec<(String, u64)>,
     pub skipped: Vec<String>,
     pub requests: u64,
 }
@@ -447,16 +449,23 @@ impl SpotifyClient {
         Ok(tracks)
     }
 
-    /// All albums of the artist, then all tracks of each, as (album, track) pairs. An album
-    /// that vanished between the two calls (404) is skipped with a note; any other failure
-    /// ends the fetch. Map with [`mapping::song_rows`], which keeps each track once.
+    /// All albums of the artist, then all tracks of each album not in `known` (albums whose
+    /// tracks an earlier sync stored: an album's tracks do not change), as (album, track)
+    /// pairs. An album that vanished between the two calls (404) is skipped with a note; any
+    /// other failure ends the fetch. Map with [`mapping::song_rows`], which keeps each track once.
     pub async fn artist_songs(
         &self,
         artist_id: &str,
+        known: &HashSet<String>,
         mut progress: impl FnMut(SongsProgress),
     ) -> Result<ArtistSongs, ProviderError> {
         let mut out = ArtistSongs::default();
-        let albums = self.all_albums(artist_id, &mut out).await?;
+        let albums: Vec<SimplifiedAlbum> = self
+            .all_albums(artist_id, &mut out)
+            .await?
+            .into_iter()
+            .filter(|a| a.id.as_ref().is_none_or(|id| !known.contains(id)))
+            .collect();
         out.albums = albums.len() as u64;
         progress(SongsProgress {
             albums_done: 0,
@@ -466,9 +475,11 @@ impl SpotifyClient {
         for (i, album) in albums.into_iter().enumerate() {
             let id = album.id.clone().unwrap_or_default();
             match self.all_tracks(&id, &mut out).await {
-                Ok(tracks) => out
-                    .tracks
-                    .extend(tracks.into_iter().map(|t| (album.clone(), t))),
+                Ok(tracks) => {
+                    out.fetched_albums.push((id.clone(), tracks.len() as u64));
+                    out.tracks
+                        .extend(tracks.into_iter().map(|t| (album.clone(), t)));
+                }
                 Err(ProviderError::NotFound { .. }) => {
                     out.skipped.push(format!("album {id} no longer exists"))
                 }

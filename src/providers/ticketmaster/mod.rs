@@ -122,6 +122,9 @@ pub fn tm_datetime(t: DateTime<Utc>) -> String {
 /// Which slice of an attraction's events one query covers.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Slice {
+    /// Everything, dated and undated (`includeTBA=yes&includeTBD=yes`, no dates): one call
+    /// for an attraction under the paging depth.
+    All,
     /// Dated events starting in `[from, to)`.
     Window {
         from: DateTime<Utc>,
@@ -130,6 +133,28 @@ enum Slice {
     /// Undated events: `includeTBA=only` or `includeTBD=only` (asking for both at once returns none).
     Tba,
     Tbd,
+}
+
+/// The result count of a search page. A page without `page.totalElements` is not an empty
+/// result (that one says `totalElements: 0`): it is a reply of the wrong shape.
+fn total_of(page: &SearchPage) -> Result<u64, ProviderError> {
+    page.page
+        .as_ref()
+        .and_then(|p| p.total_elements)
+        .ok_or_else(|| ProviderError::BadResponse {
+            provider: P,
+            what: "events page without page.totalElements (not a Discovery search answer)".into(),
+        })
+}
+
+/// Whether a dated event starts after `last_day` (undated and unreadable ones are kept).
+fn beyond(e: &Event, last_day: chrono::NaiveDate) -> bool {
+    e.dates
+        .as_ref()
+        .and_then(|d| d.start.as_ref())
+        .and_then(|s| s.local_date.as_deref())
+        .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .is_some_and(|d| d > last_day)
 }
 
 impl TicketmasterClient {
@@ -182,9 +207,12 @@ impl TicketmasterClient {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<i64>().ok())
         };
+        let limit = header("Rate-Limit").and_then(|v| u64::try_from(v).ok());
         let remaining = header("Rate-Limit-Available").and_then(|v| u64::try_from(v).ok());
         let resets_at = header("Rate-Limit-Reset").and_then(DateTime::from_timestamp_millis);
-        self.http.budget.observe_headers(remaining, resets_at);
+        self.http
+            .budget
+            .observe_limit_headers(limit, remaining, resets_at);
         Ok(response)
     }
 
@@ -242,6 +270,10 @@ impl TicketmasterClient {
             ("sort", "id,asc".into()),
         ];
         match slice {
+            Slice::All => {
+                q.push(("includeTBA", "yes".into()));
+                q.push(("includeTBD", "yes".into()));
+            }
             Slice::Window { from, to } => {
                 q.push(("startDateTime", tm_datetime(from)));
                 q.push(("endDateTime", tm_datetime(to)));
@@ -252,8 +284,10 @@ impl TicketmasterClient {
         self.get("events.json", &q).await?.json(P, "events page")
     }
 
-    /// Every upcoming event of an attraction, each once. Windows holding more than the paging
-    /// depth allows are split in halves until each fits, so no request breaks the API's rules.
+    /// Every upcoming event of an attraction, each once. One call for an attraction with up to
+    /// one page of events (dated, TBA and TBD together); only past the paging depth are the
+    /// undated ones fetched apart and the dated ones in date windows, split in halves until
+    /// each fits, so no request breaks the API's rules.
     pub async fn attraction_events(
         &self,
         attraction_id: &str,
@@ -265,35 +299,37 @@ impl TicketmasterClient {
         let mut seen: HashMap<String, usize> = HashMap::new();
         // Whole seconds: the API's format has none finer.
         let start = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
-        let mut pending = vec![
-            Slice::Tba,
-            Slice::Tbd,
-            Slice::Window {
-                from: start,
-                to: start + horizon,
-            },
-        ];
+        let last_day = (start + horizon).date_naive();
+        let mut pending = vec![Slice::All];
         let mut pages_done = 0u64;
-        let mut pages_estimated = 3u64;
+        let mut pages_estimated = 1u64;
         while let Some(slice) = pending.pop() {
             let first = self.page(attraction_id, slice, 0).await?;
             out.requests += 1;
-            let total = first
-                .page
-                .as_ref()
-                .and_then(|p| p.total_elements)
-                .unwrap_or(0);
-            if let Slice::Window { from, to } = slice
-                && total > MAX_PAGES * PAGE_SIZE
-                && to - from > ChronoDuration::minutes(2)
-            {
-                {
-                    let mid = from + (to - from) / 2;
-                    let mid = DateTime::from_timestamp(mid.timestamp(), 0).unwrap_or(mid);
-                    pending.push(Slice::Window { from: mid, to });
-                    pending.push(Slice::Window { from, to: mid });
-                    pages_estimated += 2;
-                    continue;
+            let total = total_of(&first)?;
+            if total > MAX_PAGES * PAGE_SIZE {
+                match slice {
+                    Slice::All => {
+                        pending.extend([
+                            Slice::Tba,
+                            Slice::Tbd,
+                            Slice::Window {
+                                from: start,
+                                to: start + horizon,
+                            },
+                        ]);
+                        pages_estimated += 3;
+                        continue;
+                    }
+                    Slice::Window { from, to } if to - from > ChronoDuration::minutes(2) => {
+                        let mid = from + (to - from) / 2;
+                        let mid = DateTime::from_timestamp(mid.timestamp(), 0).unwrap_or(mid);
+                        pending.push(Slice::Window { from: mid, to });
+                        pending.push(Slice::Window { from, to: mid });
+                        pages_estimated += 2;
+                        continue;
+                    }
+                    _ => {}
                 }
             }
             let pages = total.div_ceil(PAGE_SIZE).min(MAX_PAGES);
@@ -309,6 +345,7 @@ impl TicketmasterClient {
                 };
                 for raw in data.embedded.map(|e| e.events).unwrap_or_default() {
                     match serde_json::from_value::<Event>(raw) {
+                        Ok(ev) if slice == Slice::All && beyond(&ev, last_day) => {}
                         Ok(ev) => match ev.id.clone() {
                             Some(id) if !seen.contains_key(&id) => {
                                 seen.insert(id, out.events.len());
