@@ -3,7 +3,10 @@
 //! Layers, each using only the ones above it (design.md):
 //! 1. [`config`]: environment, `.env` and flags into one `Config`; secrets that cannot be printed.
 //! 2. [`store`]: SQLite (embedded default) or Postgres, migrations, upserts on natural keys.
-//! 3. `providers`: the three API clients on one HTTP layer.
+//!    Below it and the providers: [`rows`], the catalog rows the mappers produce and the store
+//!    writes, so neither imports the other.
+//! 3. `providers`: the three API clients on one HTTP layer; they import neither the store nor
+//!    the checks (the shared budget's gate is the engine's, the live probes are the checks').
 //! 4. `engine`: the per-artist pipeline on apalis.
 //! 5. [`cli`] and `tui`: the two front ends.
 //! 6. `fake`: simulated providers; shares only the [`catalog`] generator.
@@ -16,6 +19,7 @@ pub mod engine;
 pub mod fake;
 pub mod logging;
 pub mod providers;
+pub mod rows;
 pub mod shutdown;
 pub mod store;
 pub mod text;

@@ -14,7 +14,8 @@ use common::{PgDatabase, migrated_store, skip_pg, sqlite_url};
 use futures::future::BoxFuture;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
-use syncdeck::providers::gate::{DbGate, RequestGate};
+use syncdeck::engine::budget_gate::DbGate;
+use syncdeck::providers::gate::RequestGate;
 use syncdeck::providers::http::{HttpSettings, ProviderHttp, Transport, TransportResult};
 use syncdeck::providers::limiter::Rate;
 use syncdeck::providers::{Provider, ProviderError};
@@ -325,6 +326,7 @@ fn settings(interval_ms: u64, daily_limit: Option<u64>) -> HttpSettings {
             count: 1,
             period: Duration::from_millis(interval_ms),
             burst: 1,
+            margin: Duration::ZERO,
         },
         daily_limit,
         ..HttpSettings::for_provider(Provider::Ticketmaster)

@@ -29,7 +29,7 @@ pub async fn run(global: &GlobalArgs, args: EnvCheckArgs) -> Result<i32> {
     let config = Config::from_snapshot(snapshot.clone(), &overrides).ok();
     let probes = config
         .as_ref()
-        .map(crate::providers::probes::probes)
+        .map(crate::checks::provider_probes::probes)
         .unwrap_or_default();
     let mut report = checks::env_report(config.as_ref(), &snapshot, &probes).await;
     if let Some(e) = dotenv_error {

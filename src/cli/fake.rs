@@ -85,6 +85,11 @@ pub struct FakeOptions {
     /// setlist.fm's per-key rate, or `off`.
     #[arg(long, default_value = "2/s", value_parser = parse_rate, value_name = "N/s")]
     pub setlistfm_rate: Limit,
+    /// Ticketmaster's and setlist.fm's rates as strict sliding windows (never more than N in
+    /// any period) instead of token buckets with a burst: to check that a client's pacing
+    /// leaves a margin for jitter (see the `jitter` fault).
+    #[arg(long)]
+    pub strict_windows: bool,
     /// setlist.fm calls per 24 h; 0 answers every call with 429 (to rehearse an exhausted key).
     #[arg(long, default_value_t = 1440, value_name = "N")]
     pub setlistfm_daily: u64,
@@ -150,6 +155,7 @@ impl FakeOptions {
             spotify_daily: self.spotify_daily,
             setlistfm_rate: self.setlistfm_rate.0,
             setlistfm_daily: self.setlistfm_daily,
+            strict_windows: self.strict_windows,
             quota_day: Duration::from_secs(self.day_secs),
             fixtures: !self.no_fixtures,
             log_requests: self.verbose,

@@ -78,6 +78,10 @@ pub struct TuningArgs {
     /// Percent of each daily quota that bulk syncs leave to manual ones (0 to 90) [default: 10].
     #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(0..=90))]
     pub manual_reserve: Option<u8>,
+    /// Milliseconds added to each rate's period when spacing requests, so that arrivals the
+    /// network jitters by less than this never exceed a provider's strict limit [default: 50].
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=5000))]
+    pub pacing_margin: Option<u64>,
     /// Fetch everything again instead of only what earlier syncs did not store (every album's
     /// tracks, setlists back to the horizon, the attraction's links): more calls, for repairs.
     #[arg(long)]
@@ -106,6 +110,11 @@ impl TuningArgs {
         if let Some(p) = self.manual_reserve {
             for http in [&mut s.ticketmaster, &mut s.spotify, &mut s.setlistfm] {
                 http.manual_reserve_percent = p;
+            }
+        }
+        if let Some(ms) = self.pacing_margin {
+            for http in [&mut s.ticketmaster, &mut s.spotify, &mut s.setlistfm] {
+                http.rate.margin = Duration::from_millis(ms);
             }
         }
         s
@@ -566,7 +575,7 @@ async fn plan_selected(store: &crate::store::Store, args: &SyncArgs) -> Result<i
             daily_limit: http.daily_limit,
             used_today: row.map(|r| u64::from(r.day_used)).unwrap_or(0),
             resets_at: row.and_then(|r| r.resets_at),
-            per_second: f64::from(http.rate.count) / http.rate.period.as_secs_f64().max(1e-9),
+            per_second: http.rate.sent_per_second(),
         }
     })
     .collect();

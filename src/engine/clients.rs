@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
+use super::budget_gate::DbGate;
 use super::pipeline::Clients;
 use crate::config::Config;
 use crate::providers::error::Provider;
-use crate::providers::gate::DbGate;
 use crate::providers::http::{HttpSettings, ProviderHttp};
 use crate::providers::setlistfm::SetlistFmClient;
 use crate::providers::spotify::SpotifyClient;

@@ -3,6 +3,7 @@
 //! front ends. It knows nothing of the TUI or the CLI.
 
 pub mod artist_import;
+pub mod budget_gate;
 pub mod clients;
 pub mod events;
 pub mod health;

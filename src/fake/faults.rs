@@ -7,11 +7,18 @@
 //! ITEM     := "seed=" INTEGER
 //!           | [PROVIDER "."] KIND "=" RATE [":" DURATION]
 //! PROVIDER := "tm" | "ticketmaster" | "spotify" | "setlistfm"
-//! KIND     := "latency" | "429" | "5xx" | "malformed" | "truncated" | "drop" | "slow" | "broken"
+//! KIND     := "latency" | "jitter" | "429" | "5xx" | "malformed" | "truncated" | "drop" | "slow"
+//!           | "broken"
 //! RATE     := a probability in 0..=1, drawn per request (for broken: the share of resources)
 //! DURATION := for latency (default 200ms) and slow (default 2s): 200ms, 2s, 1.5s, 1m;
+//!             for jitter: the longest delay (default 50ms);
 //!             for broken: how long after the server starts they stay broken (default: forever)
 //! ```
+//!
+//! `jitter` delays a request by a uniform random time up to its duration before the gateway's
+//! limiter sees it, as the network does: requests a client sends evenly arrive bunched, which
+//! a strict sliding-window limiter (`syncdeck fake --strict-windows`) answers with 429 unless
+//! the client paces with a margin.
 //!
 //! `broken` is not drawn per request: a fixed share of resources (an artist's setlists, its
 //! albums; chosen by a hash of the resource, the same every run) answers 503 every time, as a
@@ -39,6 +46,9 @@ pub struct FaultRates {
     /// Delay the whole answer by `latency_delay`.
     pub latency: f64,
     pub latency_delay: Duration,
+    /// Delay by a uniform random time in `[0, jitter_max]` before the gateway sees the request.
+    pub jitter: f64,
+    pub jitter_max: Duration,
     /// The provider's own 429 shape, whatever the limiter says.
     pub rate_limit: f64,
     /// 500, 502 or 503 with an HTML body, as gateways send them.
@@ -63,6 +73,8 @@ impl Default for FaultRates {
         FaultRates {
             latency: 0.0,
             latency_delay: Duration::from_millis(200),
+            jitter: 0.0,
+            jitter_max: Duration::from_millis(50),
             rate_limit: 0.0,
             server_error: 0.0,
             malformed: 0.0,
@@ -80,6 +92,7 @@ impl FaultRates {
     pub fn is_none(&self) -> bool {
         [
             self.latency,
+            self.jitter,
             self.rate_limit,
             self.server_error,
             self.malformed,
@@ -93,10 +106,10 @@ impl FaultRates {
     }
 
     fn set(&mut self, kind: &str, rate: f64, duration: Option<Duration>) -> Result<(), String> {
-        let takes_duration = matches!(kind, "latency" | "slow" | "broken");
+        let takes_duration = matches!(kind, "latency" | "jitter" | "slow" | "broken");
         if duration.is_some() && !takes_duration {
             return Err(format!(
-                "`{kind}` takes no duration (only latency, slow and broken do)"
+                "`{kind}` takes no duration (only latency, jitter, slow and broken do)"
             ));
         }
         match kind {
@@ -104,6 +117,12 @@ impl FaultRates {
                 self.latency = rate;
                 if let Some(d) = duration {
                     self.latency_delay = d;
+                }
+            }
+            "jitter" => {
+                self.jitter = rate;
+                if let Some(d) = duration {
+                    self.jitter_max = d;
                 }
             }
             "slow" => {
@@ -123,7 +142,7 @@ impl FaultRates {
             }
             other => {
                 return Err(format!(
-                    "unknown fault `{other}` (latency, 429, 5xx, malformed, truncated, drop, slow, broken)"
+                    "unknown fault `{other}` (latency, jitter, 429, 5xx, malformed, truncated, drop, slow, broken)"
                 ));
             }
         }
@@ -276,6 +295,8 @@ pub(crate) enum Spoil {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Plan {
     pub latency: Option<Duration>,
+    /// This request's share of the network's jitter (not a fault of the answer: not labelled).
+    pub jitter: Option<Duration>,
     pub replace: Option<Replace>,
     pub spoil: Option<Spoil>,
     pub slow: Option<Duration>,
@@ -370,16 +391,21 @@ impl Faults {
         let truncated = hit(rates.truncated);
         let slow = hit(rates.slow);
         let code = [500u16, 502, 503][rng.random_range(0..3)];
+        // Drawn only when jitter is on, so the sequences of specs without it stay as they were.
+        let jitter = (rates.jitter > 0.0 && rng.random::<f64>() < rates.jitter)
+            .then(|| rates.jitter_max.mul_f64(rng.random::<f64>()));
         // Drawn above all the same, so the random sequence does not depend on it.
         if self.is_broken(provider, resource) {
             return Plan {
                 latency: latency.then_some(rates.latency_delay),
+                jitter,
                 replace: Some(Replace::ServerError(503)),
                 ..Plan::default()
             };
         }
         Plan {
             latency: latency.then_some(rates.latency_delay),
+            jitter,
             replace: if drop {
                 Some(Replace::Drop)
             } else if server_error {
@@ -475,7 +501,7 @@ mod tests {
         let healed = Faults::new("broken=0.5:0s".parse().expect("parses"));
         assert!(keys.iter().all(|k| !healed.is_broken(Provider::Spotify, k)));
         let e = "5xx=0.1:2s".parse::<FaultSpec>().unwrap_err();
-        assert!(e.contains("only latency, slow and broken"), "{e}");
+        assert!(e.contains("only latency, jitter, slow and broken"), "{e}");
     }
 
     #[test]
@@ -533,6 +559,49 @@ mod tests {
                 b.plan(Provider::Spotify, "/v1/albums/x")
             );
         }
+    }
+
+    #[test]
+    fn jitter_spreads_delays_up_to_its_bound_without_moving_other_faults() {
+        let spec: FaultSpec = "tm.jitter=1:40ms,seed=9".parse().unwrap();
+        assert_eq!(spec.ticketmaster.jitter_max, Duration::from_millis(40));
+        assert!(
+            spec.spotify.is_none(),
+            "a tm. prefix touches Ticketmaster only"
+        );
+        let faults = Faults::new(spec);
+        let delays: Vec<Duration> = (0..400)
+            .map(|_| {
+                let plan = faults.plan(Provider::Ticketmaster, "/x");
+                assert!(
+                    plan.labels(true).is_empty(),
+                    "jitter is not a fault of the answer"
+                );
+                plan.jitter.expect("rate 1: every request is jittered")
+            })
+            .collect();
+        assert!(delays.iter().all(|d| *d <= Duration::from_millis(40)));
+        // Uniform: both ends of the range are used.
+        assert!(delays.iter().any(|d| *d < Duration::from_millis(5)));
+        assert!(delays.iter().any(|d| *d > Duration::from_millis(35)));
+
+        // Turning jitter on elsewhere leaves a provider's fault sequence as it was.
+        let plain = Faults::new("5xx=0.5,seed=4".parse().unwrap());
+        let jittered = Faults::new("5xx=0.5,spotify.jitter=1,seed=4".parse().unwrap());
+        for _ in 0..50 {
+            assert_eq!(
+                plain.plan(Provider::SetlistFm, "/a"),
+                jittered.plan(Provider::SetlistFm, "/a")
+            );
+        }
+        assert_eq!(
+            "jitter=0.5:2s"
+                .parse::<FaultSpec>()
+                .unwrap()
+                .setlistfm
+                .jitter_max,
+            Duration::from_secs(2)
+        );
     }
 
     #[test]

@@ -138,6 +138,34 @@ impl RollingWindow {
     }
 }
 
+/// A gateway's per-key throttle: the real gateways' token bucket (a burst of `count`, then the
+/// rate), or, in strict mode, a sliding window that refuses any `count + 1`-th request within
+/// `per`: the strictest reading of a published rate, for checking that a client paces with a
+/// margin (requests sent evenly arrive jittered).
+#[derive(Debug)]
+pub(crate) enum Throttle {
+    Bucket(TokenBucket),
+    Window(RollingWindow),
+}
+
+impl Throttle {
+    pub(crate) fn new(rate: Rate, strict: bool) -> Throttle {
+        if strict {
+            Throttle::Window(RollingWindow::new(rate))
+        } else {
+            Throttle::Bucket(TokenBucket::new(rate))
+        }
+    }
+
+    /// Whether one more request gets through now (a refused one is not counted).
+    pub(crate) fn admit(&mut self, now: Instant) -> bool {
+        match self {
+            Throttle::Bucket(b) => b.try_take(now),
+            Throttle::Window(w) => w.try_hit(now).is_ok(),
+        }
+    }
+}
+
 /// Where a daily quota stands after a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct QuotaState {
@@ -251,6 +279,27 @@ mod tests {
         let wait = w.try_hit(t0 + Duration::from_secs(12)).unwrap_err();
         assert_eq!(wait, Duration::from_secs(18));
         assert!(w.try_hit(t0 + Duration::from_secs(30)).is_ok());
+    }
+
+    #[test]
+    fn a_strict_throttle_refuses_what_a_bucket_lets_through() {
+        let rate = Rate::per_second(5);
+        let t0 = Instant::now();
+        // Five requests 200 ms apart, then a sixth 990 ms after the first: the bucket has
+        // refilled by then, a strict window still holds all five.
+        let times: Vec<Instant> = (0..5)
+            .map(|i| t0 + Duration::from_millis(200 * i))
+            .chain([t0 + Duration::from_millis(990)])
+            .collect();
+        let mut bucket = Throttle::new(rate, false);
+        let mut strict = Throttle::new(rate, true);
+        assert!(times.iter().all(|t| bucket.admit(*t)));
+        let admitted: Vec<bool> = times.iter().map(|t| strict.admit(*t)).collect();
+        assert_eq!(admitted, [true, true, true, true, true, false]);
+        assert!(
+            strict.admit(t0 + Duration::from_millis(1000)),
+            "the first hit has left the window"
+        );
     }
 
     #[test]

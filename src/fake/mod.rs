@@ -194,6 +194,9 @@ pub struct FakeConfig {
     pub spotify_daily: Option<u64>,
     /// setlist.fm's per-key throttle (token bucket); `None`: off.
     pub setlistfm_rate: Option<Rate>,
+    /// Ticketmaster's and setlist.fm's throttles as strict sliding windows (never more than
+    /// `count` requests in any `per`) instead of token buckets; Spotify's is one already.
+    pub strict_windows: bool,
     pub setlistfm_daily: u64,
     /// How long a quota day lasts (24 h; shorter to rehearse a reset in seconds).
     pub quota_day: Duration,
@@ -221,6 +224,7 @@ impl Default for FakeConfig {
             spotify_daily: None,
             setlistfm_rate: Some(Rate::per_second(2)),
             setlistfm_daily: 1440,
+            strict_windows: false,
             quota_day: limits::DAY,
             fixtures: true,
             log_requests: false,

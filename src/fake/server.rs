@@ -31,7 +31,7 @@ use tokio::sync::oneshot;
 
 use super::data::Data;
 use super::faults::{self, Faults, Replace, Spoil};
-use super::limits::{DailyQuota, RollingWindow, TokenBucket};
+use super::limits::{DailyQuota, RollingWindow, Throttle};
 use super::stats::{Record, Recorder};
 use super::{
     FakeConfig, Provider, SETLISTFM_PREFIX, SPOTIFY_ACCOUNTS_PREFIX, SPOTIFY_API_PREFIX,
@@ -40,7 +40,7 @@ use super::{
 
 /// A gateway's per-key throttle plus its daily quota.
 pub(crate) struct Gateway {
-    pub bucket: Option<TokenBucket>,
+    pub throttle: Option<Throttle>,
     pub quota: DailyQuota,
 }
 
@@ -69,7 +69,9 @@ impl Shared {
             faults: Faults::new(config.faults.clone()),
             stats: Recorder::default(),
             tm: Mutex::new(Gateway {
-                bucket: config.tm_rate.map(TokenBucket::new),
+                throttle: config
+                    .tm_rate
+                    .map(|r| Throttle::new(r, config.strict_windows)),
                 quota: DailyQuota::with_day(config.tm_daily, config.quota_day),
             }),
             spotify: Mutex::new(SpotifyLimits {
@@ -79,7 +81,9 @@ impl Shared {
                     .map(|n| DailyQuota::with_day(n, config.quota_day)),
             }),
             setlistfm: Mutex::new(Gateway {
-                bucket: config.setlistfm_rate.map(TokenBucket::new),
+                throttle: config
+                    .setlistfm_rate
+                    .map(|r| Throttle::new(r, config.strict_windows)),
                 quota: DailyQuota::with_day(config.setlistfm_daily, config.quota_day),
             }),
             tokens: Mutex::new(HashMap::new()),
@@ -396,6 +400,10 @@ async fn pipeline(shared: Arc<Shared>, api: Api, conn: ConnHandle, req: Request)
     };
     let plan = shared.faults.plan(provider, &resource);
     if let Some(delay) = plan.latency {
+        tokio::time::sleep(delay).await;
+    }
+    // The network's share: before the gateway counts the request, as on the real path.
+    if let Some(delay) = plan.jitter {
         tokio::time::sleep(delay).await;
     }
     let mut reply = match plan.replace {

@@ -136,8 +136,8 @@ pub(crate) fn handle(shared: &Shared, req: &Req) -> Reply {
     {
         let mut g = lock(&shared.setlistfm);
         let now = Instant::now();
-        if let Some(bucket) = g.bucket.as_mut()
-            && !bucket.try_take(now)
+        if let Some(throttle) = g.throttle.as_mut()
+            && !throttle.admit(now)
         {
             return throttled();
         }

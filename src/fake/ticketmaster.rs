@@ -173,8 +173,8 @@ pub(crate) fn handle(shared: &Shared, req: &Req) -> Reply {
     let quota = {
         let mut gateway = lock(&shared.tm);
         let now = Instant::now();
-        if let Some(bucket) = gateway.bucket.as_mut()
-            && !bucket.try_take(now)
+        if let Some(throttle) = gateway.throttle.as_mut()
+            && !throttle.admit(now)
         {
             return spike_arrest(shared);
         }

@@ -462,6 +462,8 @@ impl ProviderHttp {
                     resets_at: Some(until),
                 });
             }
+            // Last, so that the window holds the times requests really left.
+            self.limiter.until_window_open().await;
             let started = tokio::time::Instant::now();
             let outcome = tokio::time::timeout(
                 self.settings.timeout,

@@ -7,7 +7,6 @@ pub mod gate;
 pub mod http;
 pub mod limiter;
 pub mod mapping;
-pub mod probes;
 pub mod redact;
 pub mod setlistfm;
 pub mod spotify;

@@ -466,7 +466,7 @@ impl EffectContext {
             Effect::RunEnvChecks => {
                 let config = self.config.clone();
                 tokio::spawn(async move {
-                    let probes = crate::providers::probes::probes(&config);
+                    let probes = crate::checks::provider_probes::probes(&config);
                     let report =
                         crate::checks::env_report(Some(&config), &config.snapshot, &probes).await;
                     let _ = tx.send(Action::EnvLoaded(report));

@@ -12,7 +12,7 @@ use super::types::{Setlist, SfArtist};
 use crate::providers::error::Provider;
 use crate::providers::mapping::{MapError, clean, clean_id, clean_name, require_id};
 use crate::providers::spotify::mapping::{Ambiguous, normalize_name};
-use crate::store::upsert::{SetlistRow, SetlistSongRow};
+use crate::rows::{SetlistRow, SetlistSongRow};
 
 /// `eventDate`: exactly `dd-MM-yyyy`. A generic parser would read `03-06-2025` as March 6 or
 /// fail on it; this reads June 3 or nothing.

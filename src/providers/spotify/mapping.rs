@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use super::types::{Artist, Image, SimplifiedAlbum, SimplifiedTrack, Track};
 use crate::providers::error::Provider;
 use crate::providers::mapping::{MapError, clean_id, clean_name, clean_url, fits_url, require_id};
-use crate::store::upsert::SongRow;
+use crate::rows::SongRow;
 use crate::text::{MAX_NAME_CHARS, cut_chars};
 
 /// What a Spotify artist sets on the app's `artists` row.

@@ -6,7 +6,7 @@
 use chrono::NaiveDate;
 
 use super::types::{Attraction, Event, Image, Venue};
-use crate::store::upsert::{ShowRow, ShowStatus, VenueRow};
+use crate::rows::{ShowRow, ShowStatus, VenueRow};
 
 /// What an attraction tells about an artist.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]

@@ -7,14 +7,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::Provider;
-use super::error::ProviderError;
-use super::http::HttpSettings;
-use super::setlistfm::SetlistFmClient;
-use super::spotify::SpotifyClient;
-use super::ticketmaster::TicketmasterClient;
-use crate::checks::{Check, CheckStatus, LiveProbe};
+use super::{Check, CheckStatus, LiveProbe};
 use crate::config::Config;
+use crate::providers::Provider;
+use crate::providers::error::ProviderError;
+use crate::providers::http::HttpSettings;
+use crate::providers::setlistfm::SetlistFmClient;
+use crate::providers::spotify::SpotifyClient;
+use crate::providers::ticketmaster::TicketmasterClient;
 
 /// Two tries with short timeouts: a check answers in seconds, yet one 429 from a burst just
 /// before (setlist.fm's gateway throttles at about 1 req/s) does not fail a good key.

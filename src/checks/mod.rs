@@ -1,7 +1,10 @@
 //! `env check` and the env panel: a static verdict on every variable, then live checks (the
-//! database here; the three providers plug in through [`LiveProbe`]).
+//! database here; the three providers' probes, in [`provider_probes`], plug in through
+//! [`LiveProbe`]).
 //!
 //! No secret value reaches a [`Check`]: rows carry only redacted previews.
+
+pub mod provider_probes;
 
 use std::future::Future;
 use std::pin::Pin;

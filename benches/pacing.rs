@@ -1,0 +1,135 @@
+//! Pacing with a margin, measured: a bulk sync against the fake's strict sliding windows (never
+//! more than N requests in any period, at exactly the client's rates) with every arrival
+//! jittered by up to 25 ms, at the default pacing margin. Prints each provider's calls, 429s
+//! and the time its calls need at the rate bound, and the bulk sync's time as a ratio of the
+//! slowest provider's bound. Fails on any 429 or a ratio above 1.10.
+//!
+//! `cargo bench --bench pacing`: 240 artists. Under `cargo test --bench pacing` (`.ci/run`):
+//! 120. `PACING_ARTISTS` overrides.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::time::{Duration, Instant};
+
+use syncdeck::engine::clients::ClientSettings;
+use syncdeck::engine::{Clients, Engine, EngineSettings, RequestKind};
+use syncdeck::fake::{self, FakeConfig, ProviderStats, Rate};
+use syncdeck::store::artist_sync::Selection;
+use syncdeck::store::runs::RunStatus;
+
+/// The real rates times this, at the fake and in the client alike.
+const SCALE: u32 = 10;
+/// Bulk time over the slowest provider's time at the rate bound.
+const BOUND: f64 = 1.10;
+const JITTER: &str = "25ms";
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let artists: usize = common::env_or("PACING_ARTISTS", if full { 240 } else { 120 });
+    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+    rt.block_on(measure(artists));
+}
+
+/// API calls (Spotify's token requests go to the accounts service, outside the window).
+fn api_calls(s: &ProviderStats) -> u64 {
+    s.requests - s.by_endpoint.get("POST /api/token").copied().unwrap_or(0)
+}
+
+async fn measure(artists: usize) {
+    let settings = ClientSettings::scaled(SCALE);
+    // The fake's strict windows at exactly the client's nominal rates.
+    let window = |r: syncdeck::providers::limiter::Rate| Rate::new(r.count, r.period);
+    let fake = fake::start(FakeConfig {
+        artists,
+        tm_rate: Some(window(settings.ticketmaster.rate)),
+        spotify_rate: Some(window(settings.spotify.rate)),
+        setlistfm_rate: Some(window(settings.setlistfm.rate)),
+        tm_daily: 10_000_000,
+        setlistfm_daily: 10_000_000,
+        strict_windows: true,
+        faults: format!("jitter=1:{JITTER},seed=5")
+            .parse()
+            .expect("fault spec"),
+        ..FakeConfig::default()
+    })
+    .await
+    .expect("the fake starts");
+    let (_dir, url) = common::sqlite_url();
+    let store = common::migrated_store(&url).await;
+    common::engine::seed(&store, &fake).await;
+    let config = common::engine::config_for(&fake, &url);
+    let clients = Clients::from_config(&config, &store, &settings);
+    let engine = Engine::new(
+        store.clone(),
+        clients,
+        EngineSettings {
+            concurrency: 16,
+            ..EngineSettings::default()
+        },
+    );
+    engine.start().await.expect("the engine starts");
+
+    let started = Instant::now();
+    let queued = engine
+        .enqueue_selection(Selection::All, RequestKind::Bulk)
+        .await
+        .expect("enqueue every artist");
+    let ids: Vec<String> = queued.iter().map(|q| q.run_id.clone()).collect();
+    let runs = engine.wait_for(&ids).await.expect("wait for the runs");
+    let took = started.elapsed();
+    let stats = fake.stats();
+    engine.shutdown().await;
+    fake.shutdown().await;
+    let failed: Vec<_> = runs
+        .iter()
+        .filter(|r| r.status != RunStatus::Succeeded)
+        .map(|r| (&r.artist_name, &r.error))
+        .collect();
+    assert!(failed.is_empty(), "runs failed: {failed:?}");
+
+    println!(
+        "pacing: {artists} artists, strict windows at {SCALE}x the real rates, every arrival jittered by up to {JITTER}, margin {} ms",
+        settings.ticketmaster.rate.margin.as_millis()
+    );
+    println!(
+        "{:<13} {:>8} {:>6} {:>10} {:>14}",
+        "provider", "calls", "429s", "rate", "time at bound"
+    );
+    let mut slowest = Duration::ZERO;
+    let mut refused = 0;
+    for (name, s, rate) in [
+        (
+            "ticketmaster",
+            &stats.ticketmaster,
+            settings.ticketmaster.rate,
+        ),
+        ("spotify", &stats.spotify, settings.spotify.rate),
+        ("setlist.fm", &stats.setlistfm, settings.setlistfm.rate),
+    ] {
+        let calls = api_calls(s);
+        // n calls at the bound: the first at once, then n - 1 intervals of period / count.
+        let at_bound = (rate.period / rate.count).mul_f64(calls.saturating_sub(1) as f64);
+        slowest = slowest.max(at_bound);
+        refused += s.rate_limited;
+        println!(
+            "{name:<13} {calls:>8} {:>6} {:>8.1}/s {:>12.2} s",
+            s.rate_limited,
+            f64::from(rate.count) / rate.period.as_secs_f64(),
+            at_bound.as_secs_f64()
+        );
+    }
+    let ratio = took.as_secs_f64() / slowest.as_secs_f64().max(1e-9);
+    println!(
+        "bulk sync {:.2} s = {ratio:.3}x the slowest provider's time at its rate bound (bound {BOUND}x)",
+        took.as_secs_f64()
+    );
+    assert_eq!(
+        refused, 0,
+        "a strict window refused requests: the margin does not cover the jitter"
+    );
+    assert!(
+        ratio <= BOUND,
+        "the bulk sync took {ratio:.3}x the time at the rate bound (bound {BOUND}x)"
+    );
+}
