@@ -9,6 +9,7 @@ mod fake;
 mod migrate;
 mod queue;
 mod seed;
+mod serve;
 mod status;
 mod sync;
 
@@ -75,6 +76,9 @@ pub enum Command {
     },
     /// Sync artists headlessly (--artist, --all, --failed), or serve the shared queue (--worker).
     Sync(sync::SyncArgs),
+    /// Work the shared queue and keep the catalog fresh: plan syncs within a share of each
+    /// daily quota (`--plan` shows the plan and queues nothing).
+    Serve(serve::ServeArgs),
     /// Pause or resume the shared queue for every process (`queue pause|resume|status`).
     Queue {
         #[command(subcommand)]
@@ -151,7 +155,11 @@ pub async fn run(cli: Cli) -> Result<i32> {
     if !matches!(
         cli.command,
         None | Some(
-            Command::Demo(_) | Command::Fake(_) | Command::Artist { .. } | Command::Sync(_)
+            Command::Demo(_)
+                | Command::Fake(_)
+                | Command::Artist { .. }
+                | Command::Sync(_)
+                | Command::Serve(_)
         )
     ) {
         crate::shutdown::exit_at_once_on_signal();
@@ -169,6 +177,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Some(Command::Fake(args)) => fake::run(args).await,
         Some(Command::Artist { command }) => artist::run(&cli.global, command).await,
         Some(Command::Sync(args)) => sync::run(&cli.global, args).await,
+        Some(Command::Serve(args)) => serve::run(&cli.global, args).await,
         Some(Command::Queue { command }) => queue::run(&cli.global, command).await,
         Some(Command::Completions { shell }) => {
             use clap::CommandFactory;
@@ -200,6 +209,7 @@ fn command_name(c: &Command) -> &'static str {
             command: artist::ArtistCommand::Relink(_),
         } => "artist relink",
         Command::Sync(_) => "sync",
+        Command::Serve(_) => "serve",
         Command::Queue { .. } => "queue",
         Command::Completions { .. } => "completions",
     }

@@ -197,7 +197,7 @@ impl clap::builder::TypedValueParser for Bounded {
 pub const EXIT_DATABASE_UNUSABLE: i32 = 3;
 
 /// Says why the database cannot be used and what to do, and gives the exit code.
-fn database_failed(u: &DatabaseUnusable, worker: bool) -> i32 {
+pub(super) fn database_failed(u: &DatabaseUnusable, worker: bool) -> i32 {
     eprintln!("error: {u}");
     eprintln!(
         "syncs cut short go back to the queue (or are repaired by the next syncdeck to start); \
@@ -277,7 +277,7 @@ pub async fn run(global: &GlobalArgs, args: SyncArgs) -> Result<i32> {
     code
 }
 
-async fn serve(
+pub(super) async fn serve(
     engine: &Engine,
     mut events: tokio::sync::broadcast::Receiver<EngineEvent>,
 ) -> Result<i32> {
@@ -519,7 +519,7 @@ fn print_json<T: Serialize>(value: &T) -> Result<()> {
 
 /// `sync … --plan`: the selection's cost against the budgets, printed; nothing is queued.
 async fn plan_selected(store: &crate::store::Store, args: &SyncArgs) -> Result<i32> {
-    use crate::engine::plan::{ProviderBudget, plan};
+    use crate::engine::plan::{plan, provider_budgets};
     use crate::store::sync_status::{PartStatus, Source};
     // The same selection a sync would queue (`--all`, `--failed`), or the named artists.
     let ids: HashSet<String> = if args.all || args.failed {
@@ -557,28 +557,7 @@ async fn plan_selected(store: &crate::store::Store, args: &SyncArgs) -> Result<i
     let settings = args.tuning.client_settings();
     let rows = crate::store::budgets::snapshot(store).await?;
     let now = chrono::Utc::now();
-    let budgets: Vec<ProviderBudget> = [
-        (Source::Ticketmaster, &settings.ticketmaster),
-        (Source::Spotify, &settings.spotify),
-        (Source::Setlistfm, &settings.setlistfm),
-    ]
-    .into_iter()
-    .map(|(source, http)| {
-        // The busiest key of the provider: the one a sync would run out on first.
-        let row = rows
-            .iter()
-            .filter(|r| r.provider == source.label())
-            .max_by_key(|r| r.day_used);
-        ProviderBudget {
-            source,
-            // This command's limit (flags, else the key's documented one), as a sync would use.
-            daily_limit: http.daily_limit,
-            used_today: row.map(|r| u64::from(r.day_used)).unwrap_or(0),
-            resets_at: row.and_then(|r| r.resets_at),
-            per_second: http.rate.sent_per_second(),
-        }
-    })
-    .collect();
+    let budgets = provider_budgets(&rows, &settings);
     let firsts = |source: Source| {
         selected
             .iter()

@@ -11,6 +11,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod queue;
 mod runner;
+pub mod scheduler;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

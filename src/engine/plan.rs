@@ -5,6 +5,8 @@
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use serde::Serialize;
 
+use crate::engine::clients::ClientSettings;
+use crate::store::budgets::BudgetRow;
 use crate::store::sync_status::Source;
 
 /// Calls an artist costs per provider: (first sync of that part, re-sync of an unchanged one).
@@ -30,6 +32,32 @@ pub struct ProviderBudget {
     pub resets_at: Option<DateTime<Utc>>,
     /// Configured requests per second.
     pub per_second: f64,
+}
+
+/// Each provider's budget at `settings`' limits and rates, with what the busiest key in
+/// `rows` (`syncdeck_api_budgets`) has used of its current day: the key a sync would run out
+/// on first.
+pub fn provider_budgets(rows: &[BudgetRow], settings: &ClientSettings) -> Vec<ProviderBudget> {
+    [
+        (Source::Ticketmaster, &settings.ticketmaster),
+        (Source::Spotify, &settings.spotify),
+        (Source::Setlistfm, &settings.setlistfm),
+    ]
+    .into_iter()
+    .map(|(source, http)| {
+        let row = rows
+            .iter()
+            .filter(|r| r.provider == source.label())
+            .max_by_key(|r| r.day_used);
+        ProviderBudget {
+            source,
+            daily_limit: http.daily_limit,
+            used_today: row.map(|r| u64::from(r.day_used)).unwrap_or(0),
+            resets_at: row.and_then(|r| r.resets_at),
+            per_second: http.rate.sent_per_second(),
+        }
+    })
+    .collect()
 }
 
 /// One provider's share of the plan.

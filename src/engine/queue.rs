@@ -28,13 +28,16 @@ pub struct SyncJob {
     pub artist_id: String,
 }
 
-/// Priority of a request: a manual single-artist sync goes before bulk work.
+/// Priority of a request: a manual single-artist sync goes before bulk work, and an operator's
+/// bulk work before what the keep-fresh scheduler plans.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RequestKind {
     Manual,
     Bulk,
     RetryFailed,
+    /// Enqueued by the keep-fresh scheduler (`syncdeck serve`).
+    Scheduled,
 }
 
 impl RequestKind {
@@ -43,6 +46,7 @@ impl RequestKind {
             RequestKind::Manual => 10,
             RequestKind::RetryFailed => 5,
             RequestKind::Bulk => 1,
+            RequestKind::Scheduled => 0,
         }
     }
 
@@ -51,6 +55,7 @@ impl RequestKind {
             RequestKind::Manual => "manual",
             RequestKind::Bulk => "bulk",
             RequestKind::RetryFailed => "retry-failed",
+            RequestKind::Scheduled => "scheduled",
         }
     }
 }

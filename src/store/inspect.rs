@@ -38,6 +38,8 @@ pub const REQUIRED_TABLES: &[&str] = &[
     "syncdeck_spotify_albums",
     "syncdeck_tm_id_checks",
     "syncdeck_queue_state",
+    "syncdeck_scheduler_lease",
+    "syncdeck_schedule_rules",
 ];
 
 /// Table names in the current schema (Postgres: the first schema of `search_path`, plus

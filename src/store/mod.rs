@@ -14,6 +14,7 @@ pub mod inspect;
 pub mod migrate;
 pub mod queue_state;
 pub mod runs;
+pub mod scheduler;
 pub mod seed;
 pub mod sync_status;
 pub mod time;

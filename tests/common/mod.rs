@@ -192,6 +192,14 @@ pub async fn scalar(store: &Store, sql: &str) -> i64 {
     .expect(sql)
 }
 
+/// Runs one statement `sql` (tests that set a row up by hand).
+pub async fn execute(store: &Store, sql: &str) {
+    syncdeck::with_pool!(&store.db, p, b => {
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_string())).execute(p).await.map(|_| ())
+    })
+    .expect(sql)
+}
+
 /// The environment variable `name` parsed, or `default` (bench knobs).
 pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
