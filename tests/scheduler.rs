@@ -354,3 +354,113 @@ on_both_backends!(
     sqlite_ticking_until_nothing_is_due_syncs_the_catalog,
     postgres_ticking_until_nothing_is_due_syncs_the_catalog
 );
+
+/// `syncdeck serve` as an operator runs it: a config file with a one-second tick, the whole
+/// catalog synced by the scheduler alone, `serve --plan --json` then shows it all fresh, and
+/// SIGTERM stops it with 143 and gives the lease up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn serve_syncs_a_catalog_by_itself_and_stops_cleanly() {
+    let fake = fake_scaled(8, SCALE, None).await;
+    let (dir, url) = common::sqlite_url();
+    let store = common::migrated_store(&url).await;
+    seed(&store, &fake).await;
+    let config = dir.path().join("syncdeck.toml");
+    std::fs::write(
+        &config,
+        "[scheduler]\ntick_secs = 1\nmax_queued = 3\n[[scheduler.rule]]\nname = \"nightly\"\ncron = \"0 3 * * *\"\nselect = \"failed\"\n",
+    )
+    .expect("write the config");
+    let db = common::url_text(&url);
+    let paced = [
+        "--tm-rate",
+        "50",
+        "--setlistfm-rate",
+        "10",
+        "--spotify-rate",
+        "100",
+    ];
+    let mut serve = common::engine::syncdeck_command(&fake, &db, dir.path());
+    serve
+        .args(["serve", "--config"])
+        .arg(&config)
+        .args(paced)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = serve.spawn().expect("start serve");
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let synced = common::scalar(
+            &store,
+            "SELECT count(*) FROM artists WHERE last_sync IS NOT NULL",
+        )
+        .await;
+        if synced == 8 {
+            break;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("serve ended early with {status}");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{synced} of 8 synced after 120 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    common::engine::assert_every_part_succeeded(&store).await;
+    assert_eq!(
+        scheduled_runs(&store).await,
+        8,
+        "one scheduled run per artist"
+    );
+
+    let plan = common::engine::syncdeck_command(&fake, &db, dir.path())
+        .args(["serve", "--plan", "--json", "--config"])
+        .arg(&config)
+        .output()
+        .expect("serve --plan");
+    assert!(
+        plan.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plan.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).expect("one JSON object");
+    assert_eq!(plan["artists"], 8);
+    assert_eq!(plan["fresh_1d"], 1.0);
+    assert_eq!(plan["next"].as_array().map(Vec::len), Some(0));
+    assert!(plan["lease_holder"].is_string(), "{plan}");
+    assert_eq!(plan["rules"][0]["name"], "nightly");
+
+    let pid = child.id().to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-s", "TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let out = child.wait_with_output().expect("serve ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert!(
+        stderr.contains("scheduler: 80 % of each daily quota"),
+        "{stderr}"
+    );
+    assert_eq!(
+        store.scheduler_lease().await.expect("lease"),
+        None,
+        "given up on stop"
+    );
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[scheduler]\nbudget_share = 150\n").expect("write");
+    let refused = common::engine::syncdeck_command(&fake, &db, dir.path())
+        .args(["serve", "--config"])
+        .arg(&bad)
+        .output()
+        .expect("serve with a bad config");
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("budget_share = 150: a percent, 0 to 100"),
+        "{said}"
+    );
+    fake.shutdown().await;
+}
