@@ -582,6 +582,15 @@ fn jobs() -> Vec<RunRow> {
     ]
 }
 
+fn plan_app() -> App {
+    let mut app = main_app();
+    app.update(key('p'));
+    app.update(Action::PlanLoaded(Box::new(
+        common::plan_fixture::forecast(now()),
+    )));
+    app
+}
+
 fn jobs_app() -> App {
     let mut app = main_app();
     app.update(key('J'));
@@ -689,6 +698,27 @@ fn jobs_overlay() {
 }
 
 #[test]
+fn plan_overlay() {
+    let app = plan_app();
+    let wide = text(render(&app, ThemeName::Dark, 160, 48).buffer()).join("\n");
+    for says in [
+        "1,200 artists · synced within 1 day 25 % · 7 days 80 % · 30 days 97 %",
+        "12 never synced · 3 shows ≤ 7 d · 2 failed · 220 stale",
+        "ops-1:4242 plans",
+        "Kestrel Road",
+        "2,756",
+        "rule \"failed, nightly\"",
+    ] {
+        assert!(wide.contains(says), "{says}: {wide}");
+    }
+    let mut reading = main_app();
+    reading.update(key('p'));
+    let screen = text(render(&reading, ThemeName::Dark, 80, 24).buffer()).join("\n");
+    assert!(screen.contains("reading the plan"), "{screen}");
+    snapshot_both_sizes!("plan", app);
+}
+
+#[test]
 fn too_small_terminal() {
     let app = main_app();
     for (w, h) in [(MIN_WIDTH - 1, 24), (80, MIN_HEIGHT - 1), (20, 5), (1, 1)] {
@@ -719,6 +749,7 @@ fn every_screen_draws_at_every_size_without_panicking() {
         help_app(),
         env_app(),
         jobs_app(),
+        plan_app(),
     ];
     for app in &apps {
         for w in [1u16, 20, 59, 60, 61, 79, 95, 96, 119, 120, 200] {

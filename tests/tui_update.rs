@@ -1284,6 +1284,31 @@ fn the_open_jobs_view_reloads_on_every_tick() {
     assert_eq!(app.update(Action::Tick), [Effect::LoadJobs]);
 }
 
+#[test]
+fn the_plan_view_loads_on_open_then_every_five_ticks_and_closes() {
+    let mut app = app();
+    assert_eq!(app.update(key('p')), [Effect::LoadPlan]);
+    assert_eq!(app.overlay, Some(Overlay::Plan));
+    for _ in 0..4 {
+        assert!(app.update(Action::Tick).is_empty());
+    }
+    assert_eq!(app.update(Action::Tick), [Effect::LoadPlan]);
+    let forecast = common::plan_fixture::forecast(Utc::now());
+    app.update(Action::PlanLoaded(Box::new(forecast.clone())));
+    assert_eq!(app.plan.as_ref().map(|f| f.artists), Some(1200));
+    // Keys of the main screen do nothing under it; esc closes it, and it stops reloading.
+    assert!(app.update(key('s')).is_empty());
+    app.update(code(KeyCode::Esc));
+    assert_eq!(app.overlay, None);
+    for _ in 0..6 {
+        assert!(app.update(Action::Tick).is_empty());
+    }
+    app.update(key('p'));
+    assert_eq!(app.overlay, Some(Overlay::Plan));
+    app.update(key('p'));
+    assert_eq!(app.overlay, None, "its own key closes it");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Incremental updates, the periodic poll, the add-artist picker, the jobs view, scrolling
 

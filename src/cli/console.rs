@@ -21,10 +21,11 @@ pub async fn run(global: &GlobalArgs) -> Result<i32> {
         .start()
         .await
         .wrap_err("cannot start the sync engine")?;
-    let settings = crate::tui::settings::load(
+    let mut settings = crate::tui::settings::load(
         crate::tui::settings::default_path().as_deref(),
         config.no_color || global.no_color,
     );
+    let scheduler = super::serve::default_scheduler_settings(&mut settings.problems);
     let result = crate::tui::run(
         engine,
         crate::tui::TuiOptions {
@@ -33,6 +34,8 @@ pub async fn run(global: &GlobalArgs) -> Result<i32> {
             notices: settings.problems,
             config,
             mouse: settings.mouse,
+            clients: ClientSettings::default(),
+            scheduler,
         },
     )
     .await;

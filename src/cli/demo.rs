@@ -172,6 +172,7 @@ async fn console(
         no_color || base.no_color,
     );
     let mut notices = settings.problems.clone();
+    let scheduler = super::serve::default_scheduler_settings(&mut notices);
     notices.push(format!(
         "demo: fake providers with faults ({}); {} artists syncing · s syncs one · S all shown · ? help",
         args.faults,
@@ -185,6 +186,8 @@ async fn console(
             notices,
             config,
             mouse: settings.mouse,
+            clients: client_settings(args.speed),
+            scheduler,
         },
     )
     .await;

@@ -35,16 +35,33 @@ pub struct ServeArgs {
     pub tuning: TuningArgs,
 }
 
+/// The console's config file, whose `[scheduler]` section `serve` reads by default.
+fn default_config_file() -> Option<PathBuf> {
+    crate::config::default_config_dir().map(|d| d.join("config.toml"))
+}
+
 fn scheduler_settings(args: &ServeArgs) -> Result<SchedulerSettings> {
     let (path, required) = match &args.config {
         Some(p) => (p.clone(), true),
-        None => match crate::config::default_config_dir() {
-            Some(dir) => (dir.join("config.toml"), false),
+        None => match default_config_file() {
+            Some(path) => (path, false),
             None => return Ok(SchedulerSettings::default()),
         },
     };
     SchedulerSettings::load(&path, required).map_err(|e| {
         eyre!("{e}\nfix the [scheduler] section (README, \"Keeping a catalog fresh\") or pass another --config")
+    })
+}
+
+/// The default config file's `[scheduler]`, for the console's plan view: a problem is noted
+/// (shown in the status line) and the defaults are used.
+pub fn default_scheduler_settings(problems: &mut Vec<String>) -> SchedulerSettings {
+    let Some(path) = default_config_file() else {
+        return SchedulerSettings::default();
+    };
+    SchedulerSettings::load(&path, false).unwrap_or_else(|e| {
+        problems.push(format!("[scheduler] ignored: {e}"));
+        SchedulerSettings::default()
     })
 }
 

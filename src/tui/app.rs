@@ -1,6 +1,7 @@
 //! The console's one state and its pure `update(action) -> effects`. No IO here: effects are
 //! carried out by the event loop, whose results come back as actions.
 
+use crate::engine::scheduler::Forecast;
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -139,12 +140,17 @@ pub struct Picker {
     pub selected: usize,
 }
 
+/// How often (in 1 s ticks) the open plan view reads the forecast again.
+const PLAN_EVERY_TICKS: u32 = 5;
+
 /// A full-screen panel over the main screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Overlay {
     Help,
     Env,
     Jobs,
+    /// The keep-fresh scheduler's plan: freshness, what is due, the next batch, the quotas.
+    Plan,
 }
 
 /// Which pane scrolls with the arrow keys.
@@ -262,6 +268,8 @@ pub enum Effect {
         artist_id: String,
     },
     LoadJobs,
+    /// The scheduler's forecast, for the plan view.
+    LoadPlan,
     RunEnvChecks,
     SaveLog {
         lines: Vec<String>,
@@ -296,6 +304,7 @@ pub enum Action {
     Engine(EngineEvent),
     DetailLoaded(DetailData),
     JobsLoaded(Vec<RunRow>),
+    PlanLoaded(Box<Forecast>),
     EnvLoaded(EnvReport),
     HeaderLoaded(HeaderInfo),
     /// An effect finished with a message for the status line.
@@ -358,6 +367,9 @@ pub struct App {
     pub log: LogPane,
     pub header: HeaderInfo,
     pub jobs: Vec<RunRow>,
+    /// The scheduler's last forecast (the plan view), and ticks since it was asked for.
+    pub plan: Option<Forecast>,
+    pub plan_ticks: u32,
     /// The selected row of the jobs view.
     pub jobs_selected: usize,
     /// Lines scrolled down in the detail pane and in the help.
@@ -404,6 +416,8 @@ impl App {
             log: LogPane::new(5000),
             header: HeaderInfo::default(),
             jobs: Vec::new(),
+            plan: None,
+            plan_ticks: 0,
             jobs_selected: 0,
             detail_scroll: 0,
             help_scroll: 0,
@@ -567,6 +581,16 @@ impl App {
             }
             // The jobs view follows the queue while it is open.
             Action::Tick if self.overlay == Some(Overlay::Jobs) => vec![Effect::LoadJobs],
+            // The plan reads every artist's freshness: every few seconds is fresh enough.
+            Action::Tick if self.overlay == Some(Overlay::Plan) => {
+                self.plan_ticks += 1;
+                if self.plan_ticks >= PLAN_EVERY_TICKS {
+                    self.plan_ticks = 0;
+                    vec![Effect::LoadPlan]
+                } else {
+                    Vec::new()
+                }
+            }
             Action::Tick => Vec::new(),
             Action::ArtistsLoaded(list) => {
                 self.set_artists(list);
@@ -581,6 +605,10 @@ impl App {
                 if self.selected_artist().map(|a| &a.id) == Some(&d.detail.summary.id) {
                     self.detail = Some(d);
                 }
+                Vec::new()
+            }
+            Action::PlanLoaded(forecast) => {
+                self.plan = Some(*forecast);
                 Vec::new()
             }
             Action::JobsLoaded(jobs) => {
@@ -1061,6 +1089,9 @@ impl App {
                 Command::Back | Command::Quit | Command::Jobs if overlay == Overlay::Jobs => {
                     self.overlay = None;
                 }
+                Command::Back | Command::Quit | Command::Plan if overlay == Overlay::Plan => {
+                    self.overlay = None;
+                }
                 Command::RunChecks if overlay == Overlay::Env => {
                     self.env_running = true;
                     return vec![Effect::RunEnvChecks];
@@ -1227,6 +1258,11 @@ impl App {
                 self.overlay = Some(Overlay::Jobs);
                 vec![Effect::LoadJobs]
             }
+            Command::Plan => {
+                self.overlay = Some(Overlay::Plan);
+                self.plan_ticks = 0;
+                vec![Effect::LoadPlan]
+            }
             Command::Help => {
                 self.overlay = Some(Overlay::Help);
                 self.help_scroll = 0;
@@ -1341,6 +1377,8 @@ impl App {
                 self.env_scroll =
                     scrolled(self.env_scroll, delta, super::view::env_max_scroll(self));
             }
+            // One screen: nothing scrolls.
+            Overlay::Plan => {}
         }
     }
 

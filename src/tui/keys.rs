@@ -41,6 +41,7 @@ pub enum Command {
     ToggleMouse,
     Reload,
     PauseQueue,
+    Plan,
 }
 
 /// (command, config name, default keys, what it does)
@@ -99,6 +100,12 @@ const COMMANDS: &[(Command, &str, &[&str], &str)] = &[
         "env panel: run live checks",
     ),
     (Command::Jobs, "jobs", &["J"], "jobs view"),
+    (
+        Command::Plan,
+        "plan",
+        &["p"],
+        "keep-fresh plan and freshness",
+    ),
     (Command::Help, "help", &["?"], "this help"),
     (Command::Quit, "quit", &["q"], "quit (asks if syncs run)"),
     (Command::SortNext, "sort", &["o"], "sort by the next column"),

@@ -49,6 +49,10 @@ pub struct TuiOptions {
     pub config: Config,
     /// Mouse capture at start (the settings file's `mouse`).
     pub mouse: bool,
+    /// The limits the engine's clients use and the config file's `[scheduler]`: the plan
+    /// view shows what a `syncdeck serve` with them would plan.
+    pub clients: crate::engine::clients::ClientSettings,
+    pub scheduler: crate::engine::scheduler::SchedulerSettings,
 }
 
 /// Restores the terminal whatever happens: normal exit, error, panic.
@@ -111,6 +115,11 @@ pub async fn run(engine: Engine, options: TuiOptions) -> Result<i32> {
     let ctx = EffectContext {
         engine: engine.clone(),
         config: options.config.clone(),
+        planner: std::sync::Arc::new(crate::engine::scheduler::Scheduler::new(
+            engine.clone(),
+            options.clients.clone(),
+            options.scheduler.clone(),
+        )),
         tx: tx.clone(),
     };
     ctx.perform(Effect::LoadArtists);
@@ -261,6 +270,7 @@ fn add_artist_clients(config: &Config, engine: &Engine) -> crate::engine::Client
 struct EffectContext {
     engine: Engine,
     config: Config,
+    planner: std::sync::Arc<crate::engine::scheduler::Scheduler>,
     tx: mpsc::UnboundedSender<Action>,
 }
 
@@ -378,6 +388,17 @@ impl EffectContext {
                         runs.push((run, attempts));
                     }
                     let _ = tx.send(Action::DetailLoaded(DetailData { detail, runs }));
+                });
+            }
+            Effect::LoadPlan => {
+                let planner = self.planner.clone();
+                tokio::spawn(async move {
+                    let _ = match planner.forecast(Utc::now(), 50).await {
+                        Ok(f) => tx.send(Action::PlanLoaded(Box::new(f))),
+                        Err(e) => tx.send(Action::Failed(format!(
+                            "cannot read the keep-fresh plan: {e}"
+                        ))),
+                    };
                 });
             }
             Effect::LoadJobs => {

@@ -61,6 +61,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, now: DateTime<Utc>)
         Some(Overlay::Help) => draw_help(frame, app, theme, area),
         Some(Overlay::Env) => draw_env(frame, app, theme, area),
         Some(Overlay::Jobs) => draw_jobs(frame, app, theme, area, now),
+        Some(Overlay::Plan) => draw_plan(frame, app, theme, area, now),
         None => {}
     }
     match &app.mode {
@@ -633,6 +634,11 @@ fn draw_status(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
                     "esc close".into(),
                 ],
                 Some(Overlay::Help) => vec!["↑↓ scroll".into(), "esc close".into()],
+                Some(Overlay::Plan) => vec![
+                    "refreshed every 5 s".into(),
+                    "`syncdeck serve` runs it".into(),
+                    "esc close".into(),
+                ],
                 None => vec![
                     hint(app, Command::Sync, "sync"),
                     hint(app, Command::SyncMany, "sync marked/shown"),
@@ -924,6 +930,136 @@ fn draw_jobs(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect, now: D
     let mut state =
         TableState::default().with_selected((!app.jobs.is_empty()).then_some(app.jobs_selected));
     frame.render_stateful_widget(table, r, &mut state);
+}
+
+fn percent(share: f64) -> String {
+    format!("{:.0} %", share * 100.0)
+}
+
+/// The keep-fresh plan: freshness, what is due and why, each quota's day, the next batch.
+fn draw_plan(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect, now: DateTime<Utc>) {
+    let r = overlay_area(area);
+    frame.render_widget(Clear, r);
+    let Some(f) = &app.plan else {
+        let p = Paragraph::new(" reading the plan…")
+            .block(Block::bordered().title(Span::styled(" Keep-fresh plan ", theme.title)));
+        frame.render_widget(p, r);
+        return;
+    };
+    let title = format!(
+        " Keep-fresh plan · scheduler: {} · esc closes ",
+        f.lease_holder
+            .as_deref()
+            .map(|h| format!("{} plans", sanitize(h)))
+            .unwrap_or_else(|| "none running".to_string())
+    );
+    let block = Block::bordered().title(Span::styled(title, theme.title));
+    let inner = block.inner(r);
+    frame.render_widget(block, r);
+    let due = if f.due_by_reason.is_empty() {
+        "nothing".to_string()
+    } else {
+        f.due_by_reason
+            .iter()
+            .map(|(reason, n)| format!("{} {}", thousands(*n as i64), reason.short()))
+            .collect::<Vec<_>>()
+            .join(" · ")
+    };
+    let mut head = vec![
+        Line::from(format!(
+            " {} artists · synced within 1 day {} · 7 days {} · 30 days {}",
+            thousands(f.artists as i64),
+            percent(f.fresh_1d),
+            percent(f.fresh_7d),
+            percent(f.fresh_30d)
+        )),
+        Line::from(format!(" due: {due}")),
+        Line::from(format!(
+            " scheduled: {} of {} queued or running · plans {} % of each daily quota",
+            f.in_flight, f.max_queued, f.budget_share
+        )),
+    ];
+    for rule in &f.rules {
+        head.push(Line::from(format!(
+            " rule \"{}\" ({}): next {}",
+            sanitize(&rule.name),
+            sanitize(&rule.cron),
+            rule.next_at
+                .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_else(|| "never".to_string())
+        )));
+    }
+    let quota_rows = f.providers.len() as u16 + 2;
+    let [top, quotas, next] = Layout::vertical([
+        Constraint::Length(head.len() as u16 + 1),
+        Constraint::Length(quota_rows),
+        Constraint::Min(3),
+    ])
+    .areas(inner);
+    frame.render_widget(Paragraph::new(head).style(theme.base), top);
+    let or_none = |v: Option<u64>| v.map_or("no quota".to_string(), |n| thousands(n as i64));
+    let rows = f.providers.iter().map(|p| {
+        Row::new(vec![
+            Cell::from(p.provider),
+            Cell::from(or_none(p.daily_limit)),
+            Cell::from(thousands(p.used_today as i64)),
+            Cell::from(or_none(p.scheduler_left)),
+            Cell::from(thousands(p.next_batch_calls as i64)),
+        ])
+    });
+    let widths = [
+        Constraint::Length(14),
+        Constraint::Length(10),
+        Constraint::Length(12),
+        Constraint::Length(16),
+        Constraint::Length(12),
+    ];
+    let quotas_table = Table::new(rows, widths).header(
+        Row::new([
+            "PROVIDER",
+            "LIMIT",
+            "USED TODAY",
+            "SCHEDULER LEFT",
+            "NEXT BATCH",
+        ])
+        .style(theme.title),
+    );
+    frame.render_widget(quotas_table, quotas);
+    let rows: Vec<Row> = f
+        .next
+        .iter()
+        .map(|d| {
+            Row::new(vec![
+                Cell::from(sanitize(&d.name)),
+                Cell::from(d.reason.describe()),
+                Cell::from(
+                    d.last_sync
+                        .map(|t| relative(t, now))
+                        .unwrap_or_else(|| "never".into()),
+                ),
+                Cell::from(d.next_show.map(|s| s.to_string()).unwrap_or_default()),
+            ])
+        })
+        .collect();
+    let empty = rows.is_empty();
+    let next_table = Table::new(
+        rows,
+        [
+            Constraint::Max(40),
+            Constraint::Length(26),
+            Constraint::Length(11),
+            Constraint::Length(11),
+        ],
+    )
+    .header(Row::new(["NEXT BATCH", "WHY", "LAST SYNC", "NEXT SHOW"]).style(theme.title));
+    if empty {
+        let p = Paragraph::new(
+            " next batch: nothing (nothing is due, the queue holds enough, or today's share is spent)",
+        );
+        frame.render_widget(p, next);
+    } else {
+        frame.render_widget(next_table, next);
+    }
 }
 
 /// The style the table gives a status cell (for tests of the themes).

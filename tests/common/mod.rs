@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod engine;
+pub mod plan_fixture;
 pub mod tui_keys;
 
 use std::path::PathBuf;

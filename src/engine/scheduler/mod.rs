@@ -59,8 +59,11 @@ pub struct Forecast {
     pub fresh_30d: f64,
     /// Due artists per reason.
     pub due_by_reason: Vec<(Reason, usize)>,
-    /// Scheduled runs queued or running now.
+    /// Scheduled runs queued or running now, and at most.
     pub in_flight: usize,
+    pub max_queued: usize,
+    /// Percent of each daily quota the scheduler plans.
+    pub budget_share: u8,
     /// What the next tick would enqueue, most urgent first.
     pub next: Vec<Due>,
     pub providers: Vec<ProviderForecast>,
@@ -224,6 +227,8 @@ impl Scheduler {
             fresh_30d: freshness_share(&batch.artists, now, 30),
             due_by_reason,
             in_flight: batch.in_flight,
+            max_queued: self.settings.max_queued,
+            budget_share: self.settings.budget_share,
             next: next.into_iter().take(show).collect(),
             providers,
             lease_holder: store.scheduler_lease().await?.map(|l| l.holder),

@@ -34,6 +34,17 @@ impl Reason {
             Reason::Stale => "stale",
         }
     }
+
+    /// For a count on a narrow line: "3 shows ≤ 7 d".
+    pub fn short(self) -> &'static str {
+        match self {
+            Reason::NeverSynced => "never synced",
+            Reason::ShowsThisWeek => "shows ≤ 7 d",
+            Reason::ShowsThisMonth => "shows ≤ 30 d",
+            Reason::FailedRetry => "failed",
+            Reason::Stale => "stale",
+        }
+    }
 }
 
 /// When an artist counts as due.
