@@ -135,6 +135,7 @@ fn loaded_app(list: Vec<ArtistSummary>, now: DateTime<Utc>) -> App {
         queued: 0,
         running: 0,
         paused: false,
+        read_at: None,
     }));
     for i in 0..40 {
         app.update(Action::Engine(EngineEvent::Log(LogLine {

@@ -185,6 +185,7 @@ fn header() -> HeaderInfo {
         queued: 1,
         running: 1,
         paused: false,
+        read_at: Some(now()),
     }
 }
 
@@ -663,6 +664,16 @@ fn confirm_dialog() {
         screen.contains("(2 of them hidden by the filter)"),
         "{screen}"
     );
+    // setlist.fm's day is spent in the header's budgets: the estimate says nobody finishes
+    // today and when they will.
+    let wide = text(render(&app, ThemeName::Dark, 160, 48).buffer()).join("\n");
+    for says in [
+        "calls: Ticketmaster 4 (3,766 left today) · Spotify 10 · setlist.fm 3 (0 left today)",
+        "0 of 3 finish today",
+        "should be done by 2026-11-26 17:00 UTC",
+    ] {
+        assert!(wide.contains(says), "{says}: {wide}");
+    }
     snapshot_both_sizes!("confirm", app);
 }
 

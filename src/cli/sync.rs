@@ -589,33 +589,13 @@ async fn plan_selected(store: &crate::store::Store, args: &SyncArgs) -> Result<i
                 .map(|l| l.to_string())
                 .unwrap_or_else(|| "no quota".into()),
             pp.artists_today,
-            human_seconds(pp.seconds_at_rate)
+            crate::engine::plan::human_seconds(pp.seconds_at_rate)
         ));
     }
-    out.push_str(&format!(
-        "{} of {} finish today, in about {}",
-        p.artists_today,
-        p.artists,
-        human_seconds(p.expected_seconds_today)
-    ));
-    match p.rest_done_by {
-        Some(t) => out.push_str(&format!(
-            "; the rest wait for the quota resets and should be done by {}\n",
-            t.format("%Y-%m-%d %H:%M UTC")
-        )),
-        None => out.push('\n'),
-    }
+    out.push_str(&p.outcome());
+    out.push('\n');
     print!("{out}");
     Ok(0)
-}
-
-fn human_seconds(secs: f64) -> String {
-    let s = secs.round() as u64;
-    match s {
-        0..=89 => format!("{s} s"),
-        90..=5399 => format!("{} min", s.div_ceil(60)),
-        _ => format!("{:.1} h", s as f64 / 3600.0),
-    }
 }
 
 /// A run that waits for a quota reset: `{"type": "waiting", …}` with `--json`, else a line

@@ -89,6 +89,56 @@ pub struct Plan {
     pub expected_seconds_today: f64,
 }
 
+/// `42 s`, `12 min`, `3.5 h`.
+pub fn human_seconds(secs: f64) -> String {
+    let s = secs.round() as u64;
+    match s {
+        0..=89 => format!("{s} s"),
+        90..=5399 => format!("{} min", s.div_ceil(60)),
+        _ => format!("{:.1} h", s as f64 / 3600.0),
+    }
+}
+
+impl Plan {
+    /// How many finish today, how long that takes, and when the rest should be done.
+    pub fn outcome(&self) -> String {
+        let today = format!(
+            "{} of {} finish today, in about {}",
+            self.artists_today,
+            self.artists,
+            human_seconds(self.expected_seconds_today)
+        );
+        match self.rest_done_by {
+            Some(t) => format!(
+                "{today}; the rest wait for the quota resets and should be done by {}",
+                t.format("%Y-%m-%d %H:%M UTC")
+            ),
+            None => today,
+        }
+    }
+
+    /// Calls per provider with what is left of each quota, on one line.
+    pub fn calls_line(&self) -> String {
+        self.providers
+            .iter()
+            .map(|p| match p.left_today {
+                Some(left) => format!(
+                    "{} {} ({} left today)",
+                    p.provider,
+                    crate::text::thousands(p.calls_needed as i64),
+                    crate::text::thousands(left as i64)
+                ),
+                None => format!(
+                    "{} {}",
+                    p.provider,
+                    crate::text::thousands(p.calls_needed as i64)
+                ),
+            })
+            .collect::<Vec<_>>()
+            .join(" · ")
+    }
+}
+
 /// The plan for `artists` artists of which `first[p]` need a first sync at provider `p`.
 pub fn plan(
     artists: usize,

@@ -1,7 +1,6 @@
 //! The console's one state and its pure `update(action) -> effects`. No IO here: effects are
 //! carried out by the event loop, whose results come back as actions.
 
-use crate::engine::scheduler::Forecast;
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -13,6 +12,7 @@ use super::keys::{Command, KeyMap};
 use crate::checks::EnvReport;
 use crate::engine::artist_import::Candidate;
 use crate::engine::events::{LogLevel, LogLine, PartProgress};
+use crate::engine::scheduler::Forecast;
 use crate::engine::{EngineEvent, RequestKind};
 use crate::store::artists::{ArtistDetail, ArtistSummary};
 use crate::store::budgets::BudgetRow;
@@ -74,6 +74,9 @@ pub enum Confirm {
         artists: Vec<(String, String)>,
         hidden: usize,
         marked: bool,
+        /// What it will cost (calls per provider against what is left today) and when it
+        /// ends, as `sync --plan` says it.
+        estimate: Vec<String>,
     },
     RetryFailed {
         count: usize,
@@ -93,6 +96,7 @@ impl Confirm {
                 artists,
                 hidden,
                 marked,
+                ..
             } => {
                 let what = if *marked { "marked" } else { "shown" };
                 let hidden = if *hidden > 0 {
@@ -180,6 +184,8 @@ pub struct HeaderInfo {
     pub running: i64,
     /// The queue's pause switch (`syncdeck queue pause`, `P`): no worker starts a run.
     pub paused: bool,
+    /// When these were read (the budgets' day is measured from it).
+    pub read_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The live state of one artist's run, from engine events.
@@ -367,6 +373,8 @@ pub struct App {
     pub log: LogPane,
     pub header: HeaderInfo,
     pub jobs: Vec<RunRow>,
+    /// The limits and rates the engine's clients use (bulk-sync estimates).
+    pub clients: crate::engine::clients::ClientSettings,
     /// The scheduler's last forecast (the plan view), and ticks since it was asked for.
     pub plan: Option<Forecast>,
     pub plan_ticks: u32,
@@ -416,6 +424,7 @@ impl App {
             log: LogPane::new(5000),
             header: HeaderInfo::default(),
             jobs: Vec::new(),
+            clients: crate::engine::clients::ClientSettings::default(),
             plan: None,
             plan_ticks: 0,
             jobs_selected: 0,
@@ -1157,10 +1166,12 @@ impl App {
                 if artists.is_empty() {
                     self.notice = Some("nothing to sync: no artist is shown".into());
                 } else {
+                    let estimate = self.estimate(&artists);
                     self.mode = Mode::Confirm(Confirm::Sync {
                         artists,
                         hidden,
                         marked,
+                        estimate,
                     });
                 }
                 Vec::new()
@@ -1352,6 +1363,27 @@ impl App {
                 vec![Effect::SetMouse(self.mouse)]
             }
         }
+    }
+
+    /// The cost of syncing `artists` at the engine's limits against today's budgets (the
+    /// header's), as two lines: calls per provider, then who finishes today and when the rest.
+    fn estimate(&self, artists: &[(String, String)]) -> Vec<String> {
+        let statuses: Vec<&crate::store::sync_status::SyncStatus> = artists
+            .iter()
+            .filter_map(|(id, _)| self.index.get(id))
+            .map(|i| &self.artists[*i].sync_status)
+            .collect();
+        let firsts = |source: Source| {
+            statuses
+                .iter()
+                .filter(|s| s.get(source) != PartStatus::Success)
+                .count()
+        };
+        let budgets = crate::engine::plan::provider_budgets(&self.header.budgets, &self.clients);
+        // As of the budgets' reading; before the first one, the budgets are empty anyway.
+        let now = self.header.read_at.unwrap_or_else(chrono::Utc::now);
+        let plan = crate::engine::plan::plan(artists.len(), firsts, &budgets, now);
+        vec![format!("calls: {}", plan.calls_line()), plan.outcome()]
     }
 
     /// Moves the jobs selection or scrolls the help.

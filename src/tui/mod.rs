@@ -95,6 +95,7 @@ pub async fn run(engine: Engine, options: TuiOptions) -> Result<i32> {
     RESTORED.store(false, std::sync::atomic::Ordering::SeqCst);
     let _guard = TerminalGuard;
     let mut app = App::new(options.keys.clone());
+    app.clients = options.clients.clone();
     if let Ok(size) = terminal.size() {
         app.width = size.width;
         app.height = size.height;
@@ -307,6 +308,7 @@ impl EffectContext {
                 queued: count(crate::store::runs::RunStatus::Queued),
                 running: count(crate::store::runs::RunStatus::Running),
                 paused,
+                read_at: Some(Utc::now()),
             }));
         });
     }

@@ -678,15 +678,34 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
 
 fn draw_confirm(frame: &mut Frame<'_>, c: &Confirm, theme: &Theme, area: Rect) {
     let question = c.question();
-    let width = (question.chars().count() as u16 + 6).clamp(30, area.width.saturating_sub(4));
-    let r = centered(area, width, 5);
+    let estimate: &[String] = match c {
+        Confirm::Sync { estimate, .. } => estimate,
+        _ => &[],
+    };
+    let longest = std::iter::once(&question)
+        .chain(estimate)
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(0);
+    let width = (longest as u16 + 6).clamp(30, area.width.saturating_sub(4));
+    // Each line wraps at the inner width: count the rows it takes.
+    let inner = usize::from(width.saturating_sub(2)).max(1);
+    let rows: usize = std::iter::once(&question)
+        .chain(estimate)
+        .map(|l| l.chars().count().div_ceil(inner).max(1))
+        .sum();
+    let r = centered(area, width, (rows as u16).saturating_add(4));
     frame.render_widget(Clear, r);
-    let p = Paragraph::new(vec![
-        Line::from(question),
-        Line::from(Span::styled("y yes · n no", theme.key)),
-    ])
-    .wrap(Wrap { trim: true })
-    .block(Block::bordered().title(Span::styled(" Confirm ", theme.title)));
+    let mut lines = vec![Line::from(question.clone())];
+    lines.extend(
+        estimate
+            .iter()
+            .map(|l| Line::from(Span::styled(l.clone(), theme.dim))),
+    );
+    lines.push(Line::from(Span::styled("y yes · n no", theme.key)));
+    let p = Paragraph::new(lines)
+        .wrap(Wrap { trim: true })
+        .block(Block::bordered().title(Span::styled(" Confirm ", theme.title)));
     frame.render_widget(p, r);
 }
 
