@@ -86,20 +86,11 @@ async fn bulk_sync_sees_no_429(url: DatabaseUrl) {
     engine.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn bulk_sync_under_strict_windows_and_jitter_sees_no_429_sqlite() {
-    let (_dir, url) = common::sqlite_url();
-    bulk_sync_sees_no_429(url).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn bulk_sync_under_strict_windows_and_jitter_sees_no_429_postgres() {
-    if common::skip_pg() {
-        return;
-    }
-    let db = common::PgDatabase::create("pacing").await;
-    bulk_sync_sees_no_429(db.database_url()).await;
-}
+crate::on_sqlite_and_postgres!(
+    bulk_sync_sees_no_429,
+    bulk_sync_under_strict_windows_and_jitter_sees_no_429_sqlite,
+    bulk_sync_under_strict_windows_and_jitter_sees_no_429_postgres
+);
 
 /// The control: requests sent evenly at exactly the rate (no margin), each jittered by up to
 /// 40 ms on the way, put six arrivals in one second now and then, and the strict window says

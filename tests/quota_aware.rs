@@ -166,20 +166,11 @@ async fn stale_id_is_reported_and_relinked(url: DatabaseUrl) {
     fake.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn stale_tm_id_on_sqlite_is_reported_and_relinked() {
-    let (_dir, url) = common::sqlite_url();
-    stale_id_is_reported_and_relinked(url).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn stale_tm_id_on_postgres_is_reported_and_relinked() {
-    if common::skip_pg() {
-        return;
-    }
-    let db = common::PgDatabase::create("stale_tm").await;
-    stale_id_is_reported_and_relinked(db.database_url()).await;
-}
+crate::on_sqlite_and_postgres!(
+    stale_id_is_reported_and_relinked,
+    stale_tm_id_on_sqlite_is_reported_and_relinked,
+    stale_tm_id_on_postgres_is_reported_and_relinked
+);
 
 /// 60 artists against a Ticketmaster key of 40 calls a day, with an 8-second day at the fake:
 /// no run fails for quota, the runs that hit the spent quota wait (queued, with the reason and
@@ -257,20 +248,11 @@ async fn runs_wait_for_the_quota_reset(url: DatabaseUrl) {
     fake.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn quota_spent_on_sqlite_waits_for_the_reset() {
-    let (_dir, url) = common::sqlite_url();
-    runs_wait_for_the_quota_reset(url).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn quota_spent_on_postgres_waits_for_the_reset() {
-    if common::skip_pg() {
-        return;
-    }
-    let db = common::PgDatabase::create("quota_wait").await;
-    runs_wait_for_the_quota_reset(db.database_url()).await;
-}
+crate::on_sqlite_and_postgres!(
+    runs_wait_for_the_quota_reset,
+    quota_spent_on_sqlite_waits_for_the_reset,
+    quota_spent_on_postgres_waits_for_the_reset
+);
 
 /// `syncdeck queue pause` stops the workers from starting runs (requests still queue up);
 /// `queue status --json` says so; `queue resume` lets them run and every artist finishes.
@@ -342,20 +324,11 @@ async fn pause_holds_the_queue_until_resumed(url: DatabaseUrl) {
     fake.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn pause_on_sqlite_holds_the_queue_until_resumed() {
-    let (_dir, url) = common::sqlite_url();
-    pause_holds_the_queue_until_resumed(url).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn pause_on_postgres_holds_the_queue_until_resumed() {
-    if common::skip_pg() {
-        return;
-    }
-    let db = common::PgDatabase::create("queue_pause").await;
-    pause_holds_the_queue_until_resumed(db.database_url()).await;
-}
+crate::on_sqlite_and_postgres!(
+    pause_holds_the_queue_until_resumed,
+    pause_on_sqlite_holds_the_queue_until_resumed,
+    pause_on_postgres_holds_the_queue_until_resumed
+);
 
 /// `sync --all --plan --json` queues nothing and states the cost per provider: never-synced
 /// artists are first syncs everywhere, the calls follow the measured costs, a provider without

@@ -315,41 +315,22 @@ async fn ticking_until_nothing_is_due_syncs_the_catalog(url: DatabaseUrl) {
     fake.shutdown().await;
 }
 
-macro_rules! on_both_backends {
-    ($body:ident, $sqlite:ident, $postgres:ident) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        async fn $sqlite() {
-            let (_dir, url) = common::sqlite_url();
-            $body(url).await;
-        }
-
-        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        async fn $postgres() {
-            if common::skip_pg() {
-                return;
-            }
-            let db = common::PgDatabase::create(stringify!($postgres)).await;
-            $body(db.database_url()).await;
-        }
-    };
-}
-
-on_both_backends!(
+crate::on_sqlite_and_postgres!(
     one_scheduler_plans_for_the_whole_database,
     sqlite_one_scheduler_plans_for_the_whole_database,
     postgres_one_scheduler_plans_for_the_whole_database
 );
-on_both_backends!(
+crate::on_sqlite_and_postgres!(
     plans_within_its_share_and_honours_the_pause,
     sqlite_plans_within_its_share_and_honours_the_pause,
     postgres_plans_within_its_share_and_honours_the_pause
 );
-on_both_backends!(
+crate::on_sqlite_and_postgres!(
     rules_fire_once_per_occurrence_across_processes,
     sqlite_rules_fire_once_per_occurrence_across_processes,
     postgres_rules_fire_once_per_occurrence_across_processes
 );
-on_both_backends!(
+crate::on_sqlite_and_postgres!(
     ticking_until_nothing_is_due_syncs_the_catalog,
     sqlite_ticking_until_nothing_is_due_syncs_the_catalog,
     postgres_ticking_until_nothing_is_due_syncs_the_catalog

@@ -3,14 +3,14 @@
 //! scheduler sees and would queue next, and queues nothing.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Args;
 use color_eyre::eyre::{Result, WrapErr, eyre};
 use tokio_util::sync::CancellationToken;
 
 use super::GlobalArgs;
-use super::sync::{TuningArgs, database_failed, serve};
+use super::sync::{TuningArgs, database_failed, serve, stop_engine};
 use crate::engine::scheduler::{Forecast, Scheduler, SchedulerSettings};
 use crate::engine::{Clients, Engine};
 use crate::text::{sanitize, truncate};
@@ -119,15 +119,7 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> Result<i32> {
     {
         tracing::warn!("the scheduler did not stop within 10 s");
     }
-    let stopping = Instant::now();
-    engine.shutdown().await;
-    tracing::info!("sync engine stopped in {:?}", stopping.elapsed());
-    if tokio::time::timeout(Duration::from_secs(5), store.close())
-        .await
-        .is_err()
-    {
-        tracing::warn!("the database connections did not close within 5 s; exiting anyway");
-    }
+    stop_engine(&engine, &store).await;
     code
 }
 

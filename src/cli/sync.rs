@@ -264,6 +264,12 @@ pub async fn run(global: &GlobalArgs, args: SyncArgs) -> Result<i32> {
     } else {
         sync_selected(&engine, &args).await
     };
+    stop_engine(&engine, &store).await;
+    code
+}
+
+/// Stops the engine (running syncs back to the queue) and closes the database.
+pub(super) async fn stop_engine(engine: &Engine, store: &crate::store::Store) {
     let stopping = Instant::now();
     engine.shutdown().await;
     tracing::info!("sync engine stopped in {:?}", stopping.elapsed());
@@ -274,7 +280,6 @@ pub async fn run(global: &GlobalArgs, args: SyncArgs) -> Result<i32> {
     {
         tracing::warn!("the database connections did not close within 5 s; exiting anyway");
     }
-    code
 }
 
 pub(super) async fn serve(

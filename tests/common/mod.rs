@@ -185,6 +185,28 @@ pub fn proc_status_kib(field: &str) -> Option<u64> {
     })
 }
 
+/// Two tests of `$scenario(url: DatabaseUrl)`: `$sqlite` on a fresh SQLite file, `$postgres` on
+/// a fresh Postgres database (mandatory on CI, see [`skip_pg`]).
+#[macro_export]
+macro_rules! on_sqlite_and_postgres {
+    ($scenario:ident, $sqlite:ident, $postgres:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $sqlite() {
+            let (_dir, url) = $crate::common::sqlite_url();
+            $scenario(url).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $postgres() {
+            if $crate::common::skip_pg() {
+                return;
+            }
+            let db = $crate::common::PgDatabase::create(stringify!($scenario)).await;
+            $scenario(db.database_url()).await;
+        }
+    };
+}
+
 /// One integer from `sql` (a count, usually), for tests' checks on the database.
 pub async fn scalar(store: &Store, sql: &str) -> i64 {
     syncdeck::with_pool!(&store.db, p, b => {
