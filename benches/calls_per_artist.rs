@@ -13,10 +13,8 @@ mod common;
 use std::time::Instant;
 
 use syncdeck::engine::clients::ClientSettings;
-use syncdeck::engine::{Clients, Engine, EngineSettings, RequestKind};
+use syncdeck::engine::{Clients, Engine, EngineSettings};
 use syncdeck::fake::ProviderStats;
-use syncdeck::store::artist_sync::Selection;
-use syncdeck::store::runs::RunStatus;
 
 /// Fake limits and client pace: this many times the real ones.
 const SCALE: u32 = 50;
@@ -41,18 +39,7 @@ fn api_calls(s: &ProviderStats) -> u64 {
 }
 
 async fn sync_all(engine: &Engine) {
-    let queued = engine
-        .enqueue_selection(Selection::All, RequestKind::Bulk)
-        .await
-        .expect("enqueue every artist");
-    let ids: Vec<String> = queued.iter().map(|q| q.run_id.clone()).collect();
-    let runs = engine.wait_for(&ids).await.expect("wait for the pass");
-    let failed: Vec<_> = runs
-        .iter()
-        .filter(|r| r.status != RunStatus::Succeeded)
-        .map(|r| (&r.artist_name, &r.error))
-        .collect();
-    assert!(failed.is_empty(), "runs failed: {failed:?}");
+    common::engine::sync_all_succeeded(engine, std::time::Duration::from_secs(3600)).await;
 }
 
 async fn measure(artists: usize) {

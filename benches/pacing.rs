@@ -13,10 +13,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use syncdeck::engine::clients::ClientSettings;
-use syncdeck::engine::{Clients, Engine, EngineSettings, RequestKind};
+use syncdeck::engine::{Clients, Engine, EngineSettings};
 use syncdeck::fake::{self, FakeConfig, ProviderStats, Rate};
-use syncdeck::store::artist_sync::Selection;
-use syncdeck::store::runs::RunStatus;
 
 /// The real rates times this, at the fake and in the client alike.
 const SCALE: u32 = 10;
@@ -71,22 +69,11 @@ async fn measure(artists: usize) {
     engine.start().await.expect("the engine starts");
 
     let started = Instant::now();
-    let queued = engine
-        .enqueue_selection(Selection::All, RequestKind::Bulk)
-        .await
-        .expect("enqueue every artist");
-    let ids: Vec<String> = queued.iter().map(|q| q.run_id.clone()).collect();
-    let runs = engine.wait_for(&ids).await.expect("wait for the runs");
+    common::engine::sync_all_succeeded(&engine, Duration::from_secs(3600)).await;
     let took = started.elapsed();
     let stats = fake.stats();
     engine.shutdown().await;
     fake.shutdown().await;
-    let failed: Vec<_> = runs
-        .iter()
-        .filter(|r| r.status != RunStatus::Succeeded)
-        .map(|r| (&r.artist_name, &r.error))
-        .collect();
-    assert!(failed.is_empty(), "runs failed: {failed:?}");
 
     println!(
         "pacing: {artists} artists, strict windows at {SCALE}x the real rates, every arrival jittered by up to {JITTER}, margin {} ms",

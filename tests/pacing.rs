@@ -9,11 +9,9 @@ mod common;
 use std::time::Duration;
 
 use syncdeck::config::DatabaseUrl;
-use syncdeck::engine::{Clients, Engine, RequestKind};
+use syncdeck::engine::{Clients, Engine};
 use syncdeck::fake::{self, FakeConfig, FakeServer, Rate};
 use syncdeck::store::Store;
-use syncdeck::store::artist_sync::Selection;
-use syncdeck::store::runs::RunStatus;
 
 use common::engine::{client_settings, config_for, engine_settings, seed};
 
@@ -55,21 +53,7 @@ async fn bulk_sync_sees_no_429(url: DatabaseUrl) {
     let clients = Clients::from_config(&config_for(&fake, &url), &store, &settings);
     let engine = Engine::new(store.clone(), clients, engine_settings(16));
     engine.start().await.expect("engine starts");
-    let queued = engine
-        .enqueue_selection(Selection::All, RequestKind::Bulk)
-        .await
-        .expect("enqueue");
-    let ids: Vec<String> = queued.iter().map(|q| q.run_id.clone()).collect();
-    let runs = tokio::time::timeout(Duration::from_secs(240), engine.wait_for(&ids))
-        .await
-        .expect("the bulk sync ends within 240 s")
-        .expect("runs read");
-    let failed: Vec<_> = runs
-        .iter()
-        .filter(|r| r.status != RunStatus::Succeeded)
-        .map(|r| (r.artist_name.clone(), r.error.clone()))
-        .collect();
-    assert!(failed.is_empty(), "runs failed: {failed:?}");
+    common::engine::sync_all_succeeded(&engine, Duration::from_secs(240)).await;
     let stats = fake.stats();
     for (name, s) in [
         ("ticketmaster", &stats.ticketmaster),

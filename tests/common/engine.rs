@@ -85,6 +85,33 @@ pub async fn engine_for(
     Engine::new(store.clone(), clients, engine_settings(concurrency))
 }
 
+/// Queues every artist as bulk work and waits (at most `limit`) for every run to succeed;
+/// returns the runs. Fails naming the artists whose runs did not.
+pub async fn sync_all_succeeded(
+    engine: &Engine,
+    limit: Duration,
+) -> Vec<syncdeck::store::runs::RunRow> {
+    let queued = engine
+        .enqueue_selection(
+            syncdeck::store::artist_sync::Selection::All,
+            syncdeck::engine::RequestKind::Bulk,
+        )
+        .await
+        .expect("enqueue every artist");
+    let ids: Vec<String> = queued.iter().map(|q| q.run_id.clone()).collect();
+    let runs = tokio::time::timeout(limit, engine.wait_for(&ids))
+        .await
+        .unwrap_or_else(|_| panic!("the runs did not end within {limit:?}"))
+        .expect("read the runs");
+    let failed: Vec<_> = runs
+        .iter()
+        .filter(|r| r.status != syncdeck::store::runs::RunStatus::Succeeded)
+        .map(|r| (r.artist_name.clone(), r.error.clone()))
+        .collect();
+    assert!(failed.is_empty(), "runs failed: {failed:?}");
+    runs
+}
+
 pub async fn seed(store: &Store, fake: &FakeServer) {
     store
         .insert_catalog_artists(fake.catalog().artists())
