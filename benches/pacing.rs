@@ -1,8 +1,9 @@
 //! Pacing with a margin, measured: a bulk sync against the fake's strict sliding windows (never
 //! more than N requests in any period, at exactly the client's rates) with every arrival
-//! jittered by up to 25 ms, at the default pacing margin. Prints each provider's calls, 429s
-//! and the time its calls need at the rate bound, and the bulk sync's time as a ratio of the
-//! slowest provider's bound. Fails on any 429 or a ratio above 1.10.
+//! jittered by up to 25 ms, at the default pacing margin. Prints each provider's calls, 429s,
+//! the time its calls need at the rate bound and the time they took (first to last answer at
+//! the fake), and for the binding provider the ratio of the two. Fails on any 429 or a ratio
+//! above 1.10 (the whole bulk's ratio, engine start and tail included, is printed too).
 //!
 //! `cargo bench --bench pacing`: 240 artists. Under `cargo test --bench pacing` (`.ci/run`):
 //! 120. `PACING_ARTISTS` overrides.
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use syncdeck::engine::clients::ClientSettings;
 use syncdeck::engine::{Clients, Engine, EngineSettings};
-use syncdeck::fake::{self, FakeConfig, ProviderStats, Rate};
+use syncdeck::fake::{FakeConfig, ProviderStats, Rate};
 
 /// The real rates times this, at the fake and in the client alike.
 const SCALE: u32 = 10;
@@ -38,7 +39,8 @@ async fn measure(artists: usize) {
     let settings = ClientSettings::scaled(SCALE);
     // The fake's strict windows at exactly the client's nominal rates.
     let window = |r: syncdeck::providers::limiter::Rate| Rate::new(r.count, r.period);
-    let fake = fake::start(FakeConfig {
+    // On its own thread, as a provider is its own machine (see FakeOnItsOwn).
+    let own = common::engine::FakeOnItsOwn::start(FakeConfig {
         artists,
         tm_rate: Some(window(settings.ticketmaster.rate)),
         spotify_rate: Some(window(settings.spotify.rate)),
@@ -50,13 +52,12 @@ async fn measure(artists: usize) {
             .parse()
             .expect("fault spec"),
         ..FakeConfig::default()
-    })
-    .await
-    .expect("the fake starts");
+    });
+    let fake = &own.fake;
     let (_dir, url) = common::sqlite_url();
     let store = common::migrated_store(&url).await;
-    common::engine::seed(&store, &fake).await;
-    let config = common::engine::config_for(&fake, &url);
+    common::engine::seed(&store, fake).await;
+    let config = common::engine::config_for(fake, &url);
     let clients = Clients::from_config(&config, &store, &settings);
     let engine = Engine::new(
         store.clone(),
@@ -73,17 +74,20 @@ async fn measure(artists: usize) {
     let took = started.elapsed();
     let stats = fake.stats();
     engine.shutdown().await;
-    fake.shutdown().await;
+    drop(own);
 
     println!(
         "pacing: {artists} artists, strict windows at {SCALE}x the real rates, every arrival jittered by up to {JITTER}, margin {} ms",
         settings.ticketmaster.rate.margin.as_millis()
     );
     println!(
-        "{:<13} {:>8} {:>6} {:>10} {:>14}",
-        "provider", "calls", "429s", "rate", "time at bound"
+        "{:<13} {:>8} {:>6} {:>10} {:>14} {:>11}",
+        "provider", "calls", "429s", "rate", "time at bound", "took"
     );
-    let mut slowest = Duration::ZERO;
+    // The binding provider (the most time at its bound) decides the bulk's pace: its calls'
+    // span against the bound is the pacer's cost; the whole bulk adds the engine's start and
+    // the last artists' other parts.
+    let mut binding: Option<(&str, Duration, Duration)> = None;
     let mut refused = 0;
     for (name, s, rate) in [
         (
@@ -97,19 +101,25 @@ async fn measure(artists: usize) {
         let calls = api_calls(s);
         // n calls at the bound: the first at once, then n - 1 intervals of period / count.
         let at_bound = (rate.period / rate.count).mul_f64(calls.saturating_sub(1) as f64);
-        slowest = slowest.max(at_bound);
+        let span = s.span().unwrap_or_default();
         refused += s.rate_limited;
         println!(
-            "{name:<13} {calls:>8} {:>6} {:>8.1}/s {:>12.2} s",
+            "{name:<13} {calls:>8} {:>6} {:>8.1}/s {:>12.2} s {:>9.2} s",
             s.rate_limited,
             f64::from(rate.count) / rate.period.as_secs_f64(),
-            at_bound.as_secs_f64()
+            at_bound.as_secs_f64(),
+            span.as_secs_f64()
         );
+        if binding.is_none_or(|(_, b, _)| at_bound > b) {
+            binding = Some((name, at_bound, span));
+        }
     }
-    let ratio = took.as_secs_f64() / slowest.as_secs_f64().max(1e-9);
+    let (name, at_bound, span) = binding.expect("three providers");
+    let ratio = span.as_secs_f64() / at_bound.as_secs_f64().max(1e-9);
     println!(
-        "bulk sync {:.2} s = {ratio:.3}x the slowest provider's time at its rate bound (bound {BOUND}x)",
-        took.as_secs_f64()
+        "{name} (binding): its calls took {ratio:.3}x the time at its rate bound (bound {BOUND}x); the whole bulk sync {:.2} s, {:.3}x",
+        took.as_secs_f64(),
+        took.as_secs_f64() / at_bound.as_secs_f64().max(1e-9)
     );
     assert_eq!(
         refused, 0,
@@ -117,6 +127,6 @@ async fn measure(artists: usize) {
     );
     assert!(
         ratio <= BOUND,
-        "the bulk sync took {ratio:.3}x the time at the rate bound (bound {BOUND}x)"
+        "{name}'s calls took {ratio:.3}x the time at its rate bound (bound {BOUND}x)"
     );
 }

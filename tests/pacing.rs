@@ -10,17 +10,17 @@ use std::time::Duration;
 
 use syncdeck::config::DatabaseUrl;
 use syncdeck::engine::{Clients, Engine};
-use syncdeck::fake::{self, FakeConfig, FakeServer, Rate};
+use syncdeck::fake::{self, FakeConfig, Rate};
 use syncdeck::store::Store;
 
-use common::engine::{client_settings, config_for, engine_settings, seed};
+use common::engine::{FakeOnItsOwn, client_settings, config_for, engine_settings, seed};
 
 /// The real rates times this (the fake's windows and the client's pace alike).
 const SCALE: u32 = 10;
 
 /// The fake at exactly the client's scaled rates, as strict windows, every request jittered by
-/// up to `jitter`.
-async fn strict_fake(artists: usize, jitter: &str) -> FakeServer {
+/// up to `jitter`, on its own thread (see [`FakeOnItsOwn`]).
+fn strict_fake(artists: usize, jitter: &str) -> FakeOnItsOwn {
     let config = FakeConfig {
         artists,
         tm_rate: Some(Rate::per_second(5 * SCALE)),
@@ -34,13 +34,14 @@ async fn strict_fake(artists: usize, jitter: &str) -> FakeServer {
             .expect("fault spec"),
         ..FakeConfig::default()
     };
-    fake::start(config).await.expect("the fake starts")
+    FakeOnItsOwn::start(config)
 }
 
 async fn bulk_sync_sees_no_429(url: DatabaseUrl) {
-    let fake = strict_fake(40, "25ms").await;
+    let own = strict_fake(40, "25ms");
+    let fake = &own.fake;
     let store: Store = common::migrated_store(&url).await;
-    seed(&store, &fake).await;
+    seed(&store, fake).await;
     let mut settings = client_settings(SCALE);
     // 100 ms: the fake's 25 ms of jitter plus room for a loaded test machine's scheduling.
     for http in [
@@ -50,7 +51,7 @@ async fn bulk_sync_sees_no_429(url: DatabaseUrl) {
     ] {
         http.rate.margin = Duration::from_millis(100);
     }
-    let clients = Clients::from_config(&config_for(&fake, &url), &store, &settings);
+    let clients = Clients::from_config(&config_for(fake, &url), &store, &settings);
     let engine = Engine::new(store.clone(), clients, engine_settings(16));
     engine.start().await.expect("engine starts");
     common::engine::sync_all_succeeded(&engine, Duration::from_secs(240)).await;
@@ -81,7 +82,8 @@ crate::on_sqlite_and_postgres!(
 /// 429. So the test above passes because of the margin, not because the fake is lenient.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn jittered_arrivals_at_exactly_the_rate_are_refused_by_a_strict_window() {
-    let fake = strict_fake(5, "40ms").await;
+    let own = strict_fake(5, "40ms");
+    let fake = &own.fake;
     let url = format!(
         "{}/discovery/v2/events.json?apikey={}&keyword=x",
         fake.urls().ticketmaster,

@@ -26,9 +26,19 @@ pub struct ProviderStats {
     pub by_target: BTreeMap<String, BTreeMap<String, u64>>,
     /// Injected faults by kind (`latency`, `429`, `5xx`, `malformed`, `truncated`, `drop`, `slow`).
     pub faults: BTreeMap<String, u64>,
+    /// When the first and the last request were answered (pacing benches measure the span).
+    #[serde(skip)]
+    pub first_at: Option<std::time::Instant>,
+    #[serde(skip)]
+    pub last_at: Option<std::time::Instant>,
 }
 
 impl ProviderStats {
+    /// From the first answer to the last.
+    pub fn span(&self) -> Option<std::time::Duration> {
+        Some(self.last_at?.saturating_duration_since(self.first_at?))
+    }
+
     /// Answers with this status.
     pub fn status(&self, code: u16) -> u64 {
         self.by_status.get(&code).copied().unwrap_or(0)
@@ -112,6 +122,9 @@ impl Recorder {
         let mut all = self.lock();
         let s = all.provider_mut(provider);
         s.requests += 1;
+        let now = std::time::Instant::now();
+        s.first_at.get_or_insert(now);
+        s.last_at = Some(now);
         match r.status {
             Some(code) => {
                 *s.by_status.entry(code).or_default() += 1;

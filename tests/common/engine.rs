@@ -28,6 +28,43 @@ pub async fn fake_scaled(artists: usize, factor: u32, faults: Option<&str>) -> F
     .expect("the fake starts")
 }
 
+/// A fake served by its own runtime on its own thread, as a provider is its own machine: the
+/// engine's CPU work (parsing, mapping) then cannot hold up the fake's clock between a request
+/// leaving and the fake counting it, which in-process would look like network jitter.
+pub struct FakeOnItsOwn {
+    pub fake: FakeServer,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl FakeOnItsOwn {
+    pub fn start(config: FakeConfig) -> FakeOnItsOwn {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("the fake's runtime");
+        let handle = runtime.handle().clone();
+        // Started from a plain thread: an async caller may not block on another runtime.
+        let fake = std::thread::spawn(move || handle.block_on(fake::start(config)))
+            .join()
+            .expect("the fake's start thread")
+            .expect("the fake starts");
+        FakeOnItsOwn {
+            fake,
+            runtime: Some(runtime),
+        }
+    }
+}
+
+impl Drop for FakeOnItsOwn {
+    fn drop(&mut self) {
+        // Dropping a runtime inside another one's async context panics; this does not.
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
 /// A configuration that points every provider at the fake.
 pub fn config_for(fake: &FakeServer, db: &DatabaseUrl) -> Config {
     let env = fake.env();
