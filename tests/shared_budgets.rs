@@ -201,6 +201,54 @@ async fn the_day_rolls_over_after_24_hours(a: Store, b: Store) {
     );
 }
 
+/// Two processes told different daily limits for one key (the console at the documented 5,000,
+/// a `sync --tm-daily 4`): the row holds the strictest for the day, so the header shows one
+/// figure instead of flipping, and the looser process stops there too; the next day starts
+/// from the limit of whoever opens it.
+async fn the_strictest_daily_limit_holds_for_the_day(a: Store, b: Store) {
+    let loose = key("two-limits", 1, Some(5000));
+    let strict = BudgetKey {
+        day_limit: Some(4),
+        ..loose.clone()
+    };
+    let start = t0();
+    slot_of(take_slot(&a, &loose, start).await.expect("take_slot"));
+    let row = &snapshot_at(&a, start).await.expect("snapshot")[0];
+    assert_eq!(row.day_limit, Some(5000));
+    slot_of(
+        take_slot(&b, &strict, start + ms(1))
+            .await
+            .expect("take_slot"),
+    );
+    for i in 2..4 {
+        let (_, used) = slot_of(
+            take_slot(&a, &loose, start + ms(i))
+                .await
+                .expect("take_slot"),
+        );
+        assert_eq!(used, i as u32 + 1);
+        let row = &snapshot_at(&b, start + ms(i)).await.expect("snapshot")[0];
+        assert_eq!(
+            row.day_limit,
+            Some(4),
+            "the loose process keeps the strict limit"
+        );
+    }
+    assert!(
+        matches!(
+            take_slot(&a, &loose, start + ms(10))
+                .await
+                .expect("take_slot"),
+            SlotGrant::Exhausted { day_limit: 4, .. }
+        ),
+        "the loose process stops at the strict limit"
+    );
+    let next_day = start + chrono::Duration::hours(24) + ms(5);
+    slot_of(take_slot(&a, &loose, next_day).await.expect("take_slot"));
+    let row = &snapshot_at(&b, next_day).await.expect("snapshot")[0];
+    assert_eq!((row.day_used, row.day_limit), (1, Some(5000)));
+}
+
 async fn slots_are_never_booked_past_the_horizon(a: Store, b: Store) {
     let k = key("horizon", 10_000, None);
     let start = t0();
@@ -305,6 +353,11 @@ on_both_backends!(
     the_day_rolls_over_after_24_hours,
     sqlite_the_day_rolls_over_after_24_hours,
     postgres_the_day_rolls_over_after_24_hours
+);
+on_both_backends!(
+    the_strictest_daily_limit_holds_for_the_day,
+    sqlite_the_strictest_daily_limit_holds_for_the_day,
+    postgres_the_strictest_daily_limit_holds_for_the_day
 );
 on_both_backends!(
     slots_are_never_booked_past_the_horizon,

@@ -141,7 +141,19 @@ fn parse_ts(text: &str, column: &str, key: &str) -> Result<DateTime<Utc>, StoreE
     })
 }
 
-type BudgetState = (String, i32, String, Option<String>);
+type BudgetState = (String, i32, String, Option<String>, i32);
+
+/// The daily limit a row holds for the rest of its day: the strictest of what it holds and
+/// what this process uses (`None`: no limit). Processes started with different limits for one
+/// key then agree on one figure instead of each writing its own in turn (the console's header
+/// flipped between them), and none overspends what another was told; a new day starts from
+/// the limit of the process that opens it.
+fn strictest(stored: Option<u32>, mine: Option<u32>) -> Option<u32> {
+    match (stored, mine) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
 
 /// Books the next request slot of `key` at or after `now`, in one short transaction (row lock
 /// on Postgres, `BEGIN IMMEDIATE` on SQLite), so concurrent processes never get the same slot.
@@ -157,10 +169,10 @@ pub async fn take_slot(
          VALUES ($1, $2, $3::timestamptz, 0, $4, $3::timestamptz, $3::timestamptz) \
          ON CONFLICT (budget_key) DO NOTHING"
     );
-    let select_pg = "SELECT day_started_at::text, day_used, next_slot_at::text, throttled_until::text \
+    let select_pg = "SELECT day_started_at::text, day_used, next_slot_at::text, throttled_until::text, day_limit \
          FROM syncdeck_api_budgets WHERE budget_key = $1 FOR UPDATE";
     // SQLite has no FOR UPDATE; BEGIN IMMEDIATE already holds the database's write lock.
-    let select_sqlite = "SELECT day_started_at, day_used, next_slot_at, throttled_until \
+    let select_sqlite = "SELECT day_started_at, day_used, next_slot_at, throttled_until, day_limit \
          FROM syncdeck_api_budgets WHERE budget_key = $1";
     let update = crate::sql!(
         "UPDATE syncdeck_api_budgets SET day_started_at = $2::timestamptz, day_used = $3, day_limit = $4, \
@@ -170,10 +182,9 @@ pub async fn take_slot(
 
     let mut tx = store.begin().await?;
     let now_text = to_db(now);
-    let limit_db = limit_to_db(key.day_limit);
-    let (started, used, next, throttled): BudgetState = crate::with_tx!(&mut tx, c, b => {
+    let (started, used, next, throttled, stored_limit): BudgetState = crate::with_tx!(&mut tx, c, b => {
         sqlx::query(insert.text(b))
-            .bind(&key.key).bind(key.provider).bind(&now_text).bind(limit_db)
+            .bind(&key.key).bind(key.provider).bind(&now_text).bind(limit_to_db(key.day_limit))
             .execute(&mut *c).await
             .map_err(|e| StoreError::query(ctx("creating"), e))?;
         let select = if b == Backend::Postgres { select_pg } else { select_sqlite };
@@ -190,12 +201,15 @@ pub async fn take_slot(
         None => None,
     };
 
+    let mut day_limit = strictest(limit_from_db(stored_limit), key.day_limit);
     if now - day_started >= chrono(DAY) {
         day_started = now;
         day_used = 0;
+        day_limit = key.day_limit;
     }
+    let limit_db = limit_to_db(day_limit);
     let ahead = chrono(MAX_BOOK_AHEAD);
-    let grant = if let Some(limit) = key.day_limit.filter(|l| day_used >= *l) {
+    let grant = if let Some(limit) = day_limit.filter(|l| day_used >= *l) {
         SlotGrant::Exhausted {
             resets_at: day_started + chrono(DAY),
             day_used,
@@ -226,7 +240,7 @@ pub async fn take_slot(
             SlotGrant::At {
                 slot,
                 day_used,
-                day_limit: key.day_limit,
+                day_limit,
             }
         }
     };
