@@ -9,7 +9,11 @@ use tracing_subscriber::util::SubscriberInitExt;
 /// Keeps the background log writer alive; logs are flushed when it drops.
 pub struct LogGuard(#[allow(dead_code)] Option<tracing_appender::non_blocking::WorkerGuard>);
 
-/// Installs the file logger (`<data dir>/logs/syncdeck.log`, daily files). The level comes from
+/// Daily log files kept; older ones are deleted.
+pub const LOG_FILES_KEPT: usize = 14;
+
+/// Installs the file logger (`<data dir>/logs/syncdeck.log.DATE`, a file a day, the last
+/// [`LOG_FILES_KEPT`] kept). The level comes from
 /// `SYNCDECK_LOG` (e.g. `debug`, `syncdeck=trace`), default `info`. If the directory cannot be
 /// created, logging is off and a warning is returned for the caller to show.
 pub fn init_file_logging(log_dir: &Path) -> (LogGuard, Option<String>) {
@@ -37,7 +41,24 @@ pub fn init_file_logging(log_dir: &Path) -> (LogGuard, Option<String>) {
             )),
         );
     }
-    let appender = tracing_appender::rolling::daily(log_dir, "syncdeck.log");
+    // A file a day, the last LOG_FILES_KEPT kept (older ones are deleted as days roll over).
+    let appender = match tracing_appender::rolling::Builder::new()
+        .rotation(tracing_appender::rolling::Rotation::DAILY)
+        .filename_prefix("syncdeck.log")
+        .max_log_files(LOG_FILES_KEPT)
+        .build(log_dir)
+    {
+        Ok(a) => a,
+        Err(e) => {
+            return (
+                LogGuard(None),
+                Some(format!(
+                    "logging is off: cannot open a log file in {}: {e}",
+                    log_dir.display()
+                )),
+            );
+        }
+    };
     let (writer, guard) = tracing_appender::non_blocking(appender);
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(writer)

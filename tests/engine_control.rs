@@ -316,3 +316,52 @@ async fn a_manual_request_goes_before_bulk_work_even_when_it_joins_a_bulk_run() 
     engine.wait_for(&ids).await.unwrap();
     engine.shutdown().await;
 }
+
+/// Run history is kept for the console, not for ever: an engine that starts deletes finished
+/// runs older than `keep_runs` with their attempts, and keeps recent ones and active ones.
+async fn old_finished_runs_are_pruned_at_start(url: syncdeck::config::DatabaseUrl) {
+    let fake = fake_scaled(3, 20, None).await;
+    let store: Store = common::migrated_store(&url).await;
+    seed(&store, &fake).await;
+    let engine = engine_for(&fake, &store, &url, 20, 2).await;
+    engine.start().await.expect("engine starts");
+    let runs = common::engine::sync_all_succeeded(&engine, Duration::from_secs(120)).await;
+    engine.shutdown().await;
+    let old = &runs[0].id;
+    let long_ago =
+        (chrono::Utc::now() - chrono::Duration::days(100)).format("%Y-%m-%dT%H:%M:%S%.3fZ");
+    common::execute(
+        &store,
+        &format!("UPDATE syncdeck_runs SET requested_at = '{long_ago}' WHERE id = '{old}'"),
+    )
+    .await;
+    let attempts =
+        |id: &str| format!("SELECT count(*) FROM syncdeck_run_attempts WHERE run_id = '{id}'");
+    assert!(common::scalar(&store, &attempts(old)).await > 0);
+
+    let again = engine_for(&fake, &store, &url, 20, 2).await;
+    again.start().await.expect("engine starts");
+    assert_eq!(
+        store.run(old).await.expect("read"),
+        None,
+        "the 100-day-old run is gone"
+    );
+    assert_eq!(
+        common::scalar(&store, &attempts(old)).await,
+        0,
+        "with its attempts"
+    );
+    assert_eq!(
+        common::scalar(&store, "SELECT count(*) FROM syncdeck_runs").await,
+        2,
+        "the recent runs stay"
+    );
+    again.shutdown().await;
+    fake.shutdown().await;
+}
+
+crate::on_sqlite_and_postgres!(
+    old_finished_runs_are_pruned_at_start,
+    old_runs_are_pruned_at_start_sqlite,
+    old_runs_are_pruned_at_start_postgres
+);

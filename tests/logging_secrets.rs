@@ -75,3 +75,42 @@ async fn trace_logs_carry_no_key() {
     }
     server.shutdown().await;
 }
+
+/// Log files do not pile up: with 20 old daily files in the log directory, a command leaves
+/// the newest `LOG_FILES_KEPT` (its own among them) and deletes the rest; other files stay.
+#[test]
+fn old_log_files_are_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("data").join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    for day in 1..=20 {
+        std::fs::write(logs.join(format!("syncdeck.log.2026-10-{day:02}")), "old\n").unwrap();
+    }
+    std::fs::write(logs.join("notes.txt"), "mine\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_syncdeck"))
+        .arg("migrate")
+        .current_dir(dir.path())
+        .env_clear()
+        .env("SYNCDECK_DATA_DIR", dir.path().join("data"))
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("l.db").display()),
+        )
+        .output()
+        .expect("run syncdeck");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let names: Vec<String> = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let kept = names
+        .iter()
+        .filter(|n| n.starts_with("syncdeck.log"))
+        .count();
+    assert_eq!(kept, syncdeck::logging::LOG_FILES_KEPT, "{names:?}");
+    assert!(names.iter().any(|n| n == "notes.txt"), "{names:?}");
+}

@@ -50,7 +50,13 @@ pub struct EngineSettings {
     pub pipeline: PipelineSettings,
     /// Unique per process: apalis refuses a worker name that is still alive.
     pub worker_name: String,
+    /// Finished runs (and their attempts) older than this are deleted, at start and hourly:
+    /// the console's history, not an archive.
+    pub keep_runs: Duration,
 }
+
+/// The default [`EngineSettings::keep_runs`]: 90 days.
+pub const KEEP_RUNS: Duration = Duration::from_secs(90 * 24 * 3600);
 
 impl Default for EngineSettings {
     fn default() -> Self {
@@ -65,6 +71,7 @@ impl Default for EngineSettings {
             watch_interval: Duration::from_millis(500),
             pipeline: PipelineSettings::default(),
             worker_name: default_worker_name(),
+            keep_runs: KEEP_RUNS,
         }
     }
 }

@@ -728,6 +728,7 @@ pub(super) async fn start(inner: &Arc<Inner>) -> Result<(), EngineError> {
     let s = &inner.settings;
     inner.register().await?;
     recover(inner).await?;
+    prune_history(inner).await;
     // Read before the worker starts: a paused queue must not start one run here.
     let paused = inner.store.queue_paused().await?.is_some();
     inner.paused.store(paused, Ordering::SeqCst);
@@ -1028,11 +1029,38 @@ async fn watch_loop(inner: Arc<Inner>) {
     }
 }
 
+/// Deletes finished runs past [`EngineSettings::keep_runs`]; a failure only costs a warning
+/// (the next pass tries again).
+async fn prune_history(inner: &Arc<Inner>) {
+    let keep =
+        chrono::Duration::from_std(inner.settings.keep_runs).unwrap_or(chrono::Duration::MAX);
+    let Some(before) = Utc::now().checked_sub_signed(keep) else {
+        return;
+    };
+    match inner.store.prune_runs(before).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            runs = n,
+            "deleted finished runs older than {} days",
+            keep.num_days()
+        ),
+        Err(e) => {
+            inner.db_error(&e);
+            tracing::warn!("pruning old runs failed: {e}");
+        }
+    }
+}
+
 async fn recovery_loop(inner: Arc<Inner>) {
     let mut beats: u64 = 0;
+    // About hourly at the default 5 s beat.
+    let prune_every = (3600 / inner.settings.heartbeat.as_secs().max(1)).max(1);
     loop {
         tokio::time::sleep(inner.settings.heartbeat).await;
         beats += 1;
+        if beats.is_multiple_of(prune_every) {
+            prune_history(&inner).await;
+        }
         // Stale runs are cheap to find (indexed) and checked every beat. The scan for artists
         // left `syncing` reads the whole artists table, so it runs about once a minute: such
         // artists only come from a crash, which the stale-run check and the start already cover.

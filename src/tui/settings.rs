@@ -27,6 +27,10 @@ pub fn default_path() -> Option<PathBuf> {
 }
 
 /// Reads the file when present. `NO_COLOR` (or `--no-color`) forces the monochrome theme.
+/// The file's top-level keys: the console's own, and the scheduler's section (read by
+/// `syncdeck serve` and the plan view).
+const KNOWN_KEYS: &[&str] = &["theme", "mouse", "keys", "scheduler"];
+
 pub fn load(path: Option<&Path>, no_color: bool) -> ConsoleSettings {
     let mut problems = Vec::new();
     let mut theme = ThemeName::Dark;
@@ -40,6 +44,16 @@ pub fn load(path: Option<&Path>, no_color: bool) -> ConsoleSettings {
             .and_then(|t| t.parse::<toml::Table>().map_err(|e| e.to_string()))
         {
             Ok(table) => {
+                // A misspelt key would otherwise do nothing, silently.
+                for key in table.keys() {
+                    if !KNOWN_KEYS.contains(&key.as_str()) {
+                        problems.push(format!(
+                            "{}: unknown setting `{key}` ignored (known: {})",
+                            p.display(),
+                            KNOWN_KEYS.join(", ")
+                        ));
+                    }
+                }
                 if let Some(v) = table.get("theme") {
                     match v.as_str().and_then(ThemeName::parse) {
                         Some(t) => theme = t,
@@ -100,6 +114,20 @@ pub fn load(path: Option<&Path>, no_color: bool) -> ConsoleSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unknown_setting_is_named_and_the_scheduler_section_is_known() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "them = \"light\"\n[scheduler]\nbudget_share = 50\n").unwrap();
+        let s = load(Some(&path), false);
+        assert_eq!(s.problems.len(), 1, "{:?}", s.problems);
+        assert!(
+            s.problems[0].contains("unknown setting `them` ignored"),
+            "{:?}",
+            s.problems
+        );
+    }
 
     #[test]
     fn the_file_sets_theme_and_keys_and_reports_conflicts() {
