@@ -166,3 +166,72 @@ async fn faults_everywhere_end_in_success_or_a_useful_error_and_nothing_half_wri
     engine.shutdown().await;
     fake.shutdown().await;
 }
+
+/// A run's counts cover every attempt: setlist.fm answers 503 for its first second, so the
+/// first attempt fails after writing the Ticketmaster shows and the Spotify songs, and the
+/// second (2 s later) runs only setlist.fm's part and succeeds; the run's counts hold what both
+/// attempts wrote (before, the first attempt's counts were lost on the retry).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_runs_counts_add_up_every_attempt() {
+    let fake = fake_scaled(4, 20, Some("setlistfm.broken=1:1s")).await;
+    let (_dir, url) = common::sqlite_url();
+    let store: Store = common::migrated_store(&url).await;
+    seed(&store, &fake).await;
+    let config = common::engine::config_for(&fake, &url);
+    let clients = syncdeck::engine::Clients::from_config(
+        &config,
+        &store,
+        &common::engine::client_settings(20),
+    );
+    let engine = syncdeck::engine::Engine::new(
+        store.clone(),
+        clients,
+        syncdeck::engine::EngineSettings {
+            backoff_min: Duration::from_secs(2),
+            backoff_max: Duration::from_secs(2),
+            ..common::engine::engine_settings(4)
+        },
+    );
+    engine.start().await.expect("engine starts");
+    let runs = common::engine::sync_all_succeeded(&engine, Duration::from_secs(120)).await;
+    engine.shutdown().await;
+    let mut checked = 0;
+    for run in &runs {
+        let shows = common::scalar(
+            &store,
+            &format!(
+                "SELECT count(*) FROM shows WHERE artist_id = '{}'",
+                run.artist_id
+            ),
+        )
+        .await;
+        let counts: syncdeck::engine::RunCounts =
+            serde_json::from_value(run.counts.clone()).expect("counts");
+        assert_eq!(run.attempts, 2, "{run:?}");
+        let setlists = common::scalar(
+            &store,
+            &format!(
+                "SELECT count(*) FROM setlists WHERE artist_id = '{}'",
+                run.artist_id
+            ),
+        )
+        .await;
+        assert_eq!(
+            counts.shows, shows as u64,
+            "the first attempt's shows: {run:?}"
+        );
+        assert_eq!(
+            counts.setlists, setlists as u64,
+            "the second's setlists: {run:?}"
+        );
+        if shows > 0 && setlists > 0 {
+            checked += 1;
+        }
+    }
+    assert!(
+        checked > 0,
+        "no artist with both shows and setlists among {}",
+        runs.len()
+    );
+    fake.shutdown().await;
+}

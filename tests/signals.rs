@@ -34,8 +34,16 @@ async fn wait_until_running(store: &Store, child: &mut Child) {
     }
 }
 
-/// Sends `signal` (a `kill -s` name) and waits for the exit; returns the code and stderr.
-async fn stop_with(mut child: Child, signal: &str) -> (i32, String, Duration) {
+/// What a stopped child left: its exit code, stdout, stderr, and how long it took to stop.
+struct Stopped {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    took: Duration,
+}
+
+/// Sends `signal` (a `kill -s` name) and waits for the exit.
+async fn stop_with(mut child: Child, signal: &str) -> Stopped {
     let pid = child.id().to_string();
     let sent = std::process::Command::new("kill")
         .args(["-s", signal, &pid])
@@ -61,12 +69,12 @@ async fn stop_with(mut child: Child, signal: &str) -> (i32, String, Duration) {
     })
     .await
     .expect("the waiting task");
-    let code = out.status.code().unwrap_or(-1);
-    (
-        code,
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        started.elapsed(),
-    )
+    Stopped {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        took: started.elapsed(),
+    }
 }
 
 /// The child's log files under `dir`, for a failure message.
@@ -140,13 +148,37 @@ async fn signal_stops_cleanly(args: &[&str], signal: &str, code: i32) {
         .spawn()
         .expect("spawn syncdeck sync");
     wait_until_running(&store, &mut child).await;
-    let (got, stderr, took) = stop_with(child, signal).await;
+    let Stopped {
+        code: got,
+        stdout,
+        stderr,
+        took,
+    } = stop_with(child, signal).await;
     eprintln!("{args:?} stopped by {signal} in {took:?}");
     assert_eq!(got, code, "exit code after {signal}; stderr:\n{stderr}");
     assert!(
         stderr.contains(&format!("SIG{signal}")),
         "the exit says which signal stopped it:\n{stderr}"
     );
+    if args.contains(&"--json") {
+        // The last line sums it up, typed; what the signal left unfinished counts as interrupted.
+        let summary: serde_json::Value =
+            serde_json::from_str(stdout.lines().last().unwrap_or("{}")).expect("summary line");
+        assert_eq!(summary["type"], "summary", "{stdout}");
+        let ended = ["succeeded", "failed", "cancelled", "interrupted"]
+            .iter()
+            .map(|k| summary[*k].as_u64().expect("a count"))
+            .sum::<u64>();
+        assert_eq!(summary["requested"].as_u64(), Some(ended), "{summary}");
+        assert!(summary["interrupted"].as_u64() > Some(0), "{summary}");
+        for line in stdout.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+            assert!(
+                ["artist", "summary", "waiting"].contains(&v["type"].as_str().unwrap_or("")),
+                "{line}"
+            );
+        }
+    }
     assert_left_clean(&store, dir.path()).await;
     let queued = common::scalar(
         &store,
@@ -183,7 +215,7 @@ async fn sigint_stops_sync_all_cleanly_with_130() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_sync_all_cleanly_with_143() {
-    signal_stops_cleanly(&["--all"], "TERM", 143).await;
+    signal_stops_cleanly(&["--all", "--json"], "TERM", 143).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -233,7 +265,9 @@ async fn a_command_without_a_clean_stop_ends_at_once_on_sigterm() {
         .expect("spawn env check");
     // The probes are waiting on the silent listener by now (each waits up to 4 s).
     tokio::time::sleep(Duration::from_millis(700)).await;
-    let (code, stderr, took) = stop_with(child, "TERM").await;
+    let Stopped {
+        code, stderr, took, ..
+    } = stop_with(child, "TERM").await;
     assert_eq!(code, 143, "{stderr}");
     assert!(stderr.contains("stopped by SIGTERM"), "{stderr}");
     assert!(

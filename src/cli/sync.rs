@@ -219,9 +219,11 @@ fn or_database_failed(engine: &Engine, e: EngineError, worker: bool) -> Result<i
     }
 }
 
-/// One finished artist, as `--json` prints it.
+/// One finished artist, as `--json` prints it (`"type": "artist"`).
 #[derive(Serialize)]
 struct ArtistResult {
+    #[serde(rename = "type")]
+    kind: &'static str,
     artist_id: String,
     artist: String,
     run_id: String,
@@ -233,8 +235,11 @@ struct ArtistResult {
     duration_ms: Option<i64>,
 }
 
+/// The last line of `--json` (`"type": "summary"`).
 #[derive(Serialize)]
 struct Summary {
+    #[serde(rename = "type")]
+    kind: &'static str,
     requested: usize,
     joined: usize,
     succeeded: usize,
@@ -456,8 +461,15 @@ async fn sync_selected(engine: &Engine, args: &SyncArgs) -> Result<i32> {
         );
     }
     if args.json {
+        // Runs a signal left unfinished went back to the queue: they count as interrupted.
+        let unfinished = if interrupted.is_some() {
+            queued_runs(&queued).saturating_sub(finished.len())
+        } else {
+            0
+        };
         print_json(&Summary {
             requested: queued.len(),
+            interrupted: summary.interrupted + unfinished,
             ..summary
         })?;
     } else if db_failed.is_some() {
@@ -505,6 +517,7 @@ fn summary(finished: &[RunRow], joined: usize, started: Instant) -> Summary {
     }
     let get = |s: RunStatus| by.get(&s).copied().unwrap_or(0);
     Summary {
+        kind: "summary",
         requested: finished.len(),
         joined,
         succeeded: get(RunStatus::Succeeded),
@@ -653,6 +666,7 @@ async fn report(
             Err(e) => return Err(e.into()),
         };
         return print_json(&ArtistResult {
+            kind: "artist",
             artist_id: row.artist_id.clone(),
             artist: row.artist_name.clone(),
             run_id: row.id.clone(),

@@ -675,6 +675,11 @@ impl Inner {
             let wait = self.settings.backoff_min * 2u32.saturating_pow(attempt as u32 - 1);
             let wait = wait.min(self.settings.backoff_max);
             let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+            // The next attempt adds its counts to these: the run's counts cover every attempt.
+            self.store
+                .set_run_counts(run_id, counts)
+                .await
+                .map_err(|e| self.retry(e))?;
             self.store
                 .finish_attempt(
                     run_id,

@@ -768,6 +768,19 @@ impl Store {
         Ok(rows.into_iter().map(run_from_raw).collect())
     }
 
+    /// Stores a run's counts so far (the attempts before a retry), for the next attempt to add to.
+    pub async fn set_run_counts(
+        &self,
+        run_id: &str,
+        counts: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let q = crate::sql!("UPDATE syncdeck_runs SET counts = $2::jsonb WHERE id = $1::uuid");
+        crate::with_pool!(&self.db, p, b => {
+            sqlx::query(q.text(b)).bind(run_id).bind(counts.to_string()).execute(p).await.map(|_| ())
+        })
+        .map_err(err("storing a run's counts"))
+    }
+
     /// Deletes finished runs older than `before` (history is kept for the console, not forever).
     pub async fn prune_runs(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let q = crate::sql!(
