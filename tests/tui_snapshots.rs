@@ -709,6 +709,38 @@ fn jobs_overlay() {
 }
 
 #[test]
+fn bulk_gauge() {
+    let mut app = main_app();
+    app.update(Action::BatchQueued(
+        (0..200).map(|i| format!("run-{i}")).collect(),
+    ));
+    for _ in 0..60 {
+        app.update(Action::Tick);
+    }
+    for i in 0..40 {
+        app.update(Action::Engine(EngineEvent::Finished {
+            run_id: format!("run-{i}"),
+            artist_id: format!("x{i}"),
+            artist_name: "x".into(),
+            status: if i % 10 == 0 {
+                RunStatus::Failed
+            } else {
+                RunStatus::Succeeded
+            },
+            error: None,
+            counts: Default::default(),
+            duration: std::time::Duration::from_secs(1),
+        }));
+    }
+    let screen = text(render(&app, ThemeName::Dark, 80, 24).buffer()).join("\n");
+    assert!(
+        screen.contains("bulk 40/200 · 4 failed · 160 left · about 4 min to go"),
+        "{screen}"
+    );
+    snapshot_both_sizes!("bulk_gauge", app);
+}
+
+#[test]
 fn plan_overlay() {
     let app = plan_app();
     let wide = text(render(&app, ThemeName::Dark, 160, 48).buffer()).join("\n");

@@ -1762,3 +1762,56 @@ fn a_failing_database_shows_on_the_status_line_until_it_works_again() {
     }));
     assert_eq!(app.notice.as_deref(), Some("the database works again"));
 }
+
+#[test]
+fn the_bulk_gauge_follows_this_consoles_batch_whichever_worker_runs_it() {
+    let mut app = app();
+    assert!(app.batch.is_none());
+    app.update(Action::BatchQueued(vec![
+        "r1".into(),
+        "r2".into(),
+        "r3".into(),
+    ]));
+    let b = app.batch.as_ref().expect("a batch");
+    assert_eq!((b.total(), b.done(), b.left()), (3, 0, 3));
+    for _ in 0..6 {
+        app.update(Action::Tick);
+    }
+    // One ends here (an engine event), one in another process (the poll sees it).
+    app.update(Action::Engine(EngineEvent::Finished {
+        run_id: "r1".into(),
+        artist_id: "a1".into(),
+        artist_name: "Alpha Band".into(),
+        status: RunStatus::Succeeded,
+        error: None,
+        counts: RunCounts::default(),
+        duration: std::time::Duration::from_secs(3),
+    }));
+    app.update(Action::Polled(Polled {
+        runs: vec![
+            run_row("r2", "a2", RunStatus::Failed),
+            run_row("unrelated", "a4", RunStatus::Failed),
+        ],
+        artists: Vec::new(),
+        total: None,
+        newest_update: None,
+    }));
+    let b = app.batch.as_ref().expect("a batch");
+    assert_eq!((b.done(), b.failed, b.left()), (2, 1, 1));
+    assert_eq!(b.label(), "bulk 2/3 · 1 failed · 1 left · about 3 s to go");
+    app.update(Action::Engine(EngineEvent::Finished {
+        run_id: "r3".into(),
+        artist_id: "a3".into(),
+        artist_name: "Charlie Quartet".into(),
+        status: RunStatus::Succeeded,
+        error: None,
+        counts: RunCounts::default(),
+        duration: std::time::Duration::from_secs(3),
+    }));
+    assert!(app.batch.as_ref().is_some_and(|b| b.finished()));
+    // It stays a while after it ended, then goes.
+    for _ in 0..30 {
+        app.update(Action::Tick);
+    }
+    assert!(app.batch.is_none());
+}

@@ -7,6 +7,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use std::cmp::Ordering;
 
+use super::batch::BatchProgress;
 use super::filter::{Query, SearchKey};
 use super::keys::{Command, KeyMap};
 use crate::checks::EnvReport;
@@ -311,6 +312,8 @@ pub enum Action {
     DetailLoaded(DetailData),
     JobsLoaded(Vec<RunRow>),
     PlanLoaded(Box<Forecast>),
+    /// Runs of bulk work this console queued (`S`, `r`): the gauge follows them.
+    BatchQueued(Vec<String>),
     EnvLoaded(EnvReport),
     HeaderLoaded(HeaderInfo),
     /// An effect finished with a message for the status line.
@@ -375,6 +378,8 @@ pub struct App {
     pub jobs: Vec<RunRow>,
     /// The limits and rates the engine's clients use (bulk-sync estimates).
     pub clients: crate::engine::clients::ClientSettings,
+    /// The bulk work this console queued, while it runs and a little after.
+    pub batch: Option<BatchProgress>,
     /// The scheduler's last forecast (the plan view), and ticks since it was asked for.
     pub plan: Option<Forecast>,
     pub plan_ticks: u32,
@@ -427,6 +432,7 @@ impl App {
             clients: crate::engine::clients::ClientSettings::default(),
             plan: None,
             plan_ticks: 0,
+            batch: None,
             jobs_selected: 0,
             detail_scroll: 0,
             help_scroll: 0,
@@ -588,19 +594,24 @@ impl App {
                 self.height = height;
                 Vec::new()
             }
-            // The jobs view follows the queue while it is open.
-            Action::Tick if self.overlay == Some(Overlay::Jobs) => vec![Effect::LoadJobs],
-            // The plan reads every artist's freshness: every few seconds is fresh enough.
-            Action::Tick if self.overlay == Some(Overlay::Plan) => {
-                self.plan_ticks += 1;
-                if self.plan_ticks >= PLAN_EVERY_TICKS {
-                    self.plan_ticks = 0;
-                    vec![Effect::LoadPlan]
-                } else {
-                    Vec::new()
+            Action::Tick => {
+                self.tick_batch();
+                match self.overlay {
+                    // The jobs view follows the queue while it is open.
+                    Some(Overlay::Jobs) => vec![Effect::LoadJobs],
+                    // The plan reads every artist's freshness: every few seconds will do.
+                    Some(Overlay::Plan) => {
+                        self.plan_ticks += 1;
+                        if self.plan_ticks >= PLAN_EVERY_TICKS {
+                            self.plan_ticks = 0;
+                            vec![Effect::LoadPlan]
+                        } else {
+                            Vec::new()
+                        }
+                    }
+                    _ => Vec::new(),
                 }
             }
-            Action::Tick => Vec::new(),
             Action::ArtistsLoaded(list) => {
                 self.set_artists(list);
                 self.detail_effect()
@@ -614,6 +625,12 @@ impl App {
                 if self.selected_artist().map(|a| &a.id) == Some(&d.detail.summary.id) {
                     self.detail = Some(d);
                 }
+                Vec::new()
+            }
+            Action::BatchQueued(run_ids) => {
+                self.batch
+                    .get_or_insert_with(BatchProgress::default)
+                    .queue(run_ids);
                 Vec::new()
             }
             Action::PlanLoaded(forecast) => {
@@ -749,6 +766,12 @@ impl App {
     }
 
     fn on_polled(&mut self, p: Polled) -> Vec<Effect> {
+        // Other processes' workers may run this console's batch.
+        if let Some(b) = &mut self.batch {
+            for r in p.runs.iter().filter(|r| !r.status.is_active()) {
+                b.ended(&r.id, r.status);
+            }
+        }
         for r in &p.runs {
             match self.live_change(r) {
                 Some(LiveChange::Track) => self.track_run(r),
@@ -861,7 +884,15 @@ impl App {
             EngineEvent::PartFinished { artist_id, .. } => {
                 vec![Effect::RefreshArtist { artist_id }]
             }
-            EngineEvent::Finished { artist_id, .. } => {
+            EngineEvent::Finished {
+                artist_id,
+                run_id,
+                status,
+                ..
+            } => {
+                if let Some(b) = &mut self.batch {
+                    b.ended(&run_id, status);
+                }
                 self.live.remove(&artist_id);
                 vec![Effect::RefreshArtist { artist_id }]
             }
@@ -1362,6 +1393,15 @@ impl App {
                 self.mouse = !self.mouse;
                 vec![Effect::SetMouse(self.mouse)]
             }
+        }
+    }
+
+    /// A second for the batch gauge; a batch shown long enough after it ended goes.
+    fn tick_batch(&mut self) {
+        if let Some(b) = &mut self.batch
+            && !b.tick()
+        {
+            self.batch = None;
         }
     }
 

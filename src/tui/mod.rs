@@ -3,6 +3,7 @@
 //! redraws only when something changed (at most about 60 frames a second, none while idle).
 
 pub mod app;
+pub mod batch;
 pub mod filter;
 pub mod keys;
 pub mod reload;
@@ -424,6 +425,12 @@ impl EffectContext {
                             } else {
                                 format!("queued {}", q.len())
                             };
+                            // Bulk work gets a gauge; a single manual sync shows in its row.
+                            if kind != RequestKind::Manual {
+                                let _ = tx.send(Action::BatchQueued(
+                                    q.into_iter().map(|e| e.run_id).collect(),
+                                ));
+                            }
                             tx.send(Action::Notice(text))
                         }
                         Err(e) => tx.send(Action::Failed(format!("cannot queue: {e}"))),
@@ -436,10 +443,13 @@ impl EffectContext {
                         .enqueue_selection(Selection::Failed, RequestKind::RetryFailed)
                         .await
                     {
-                        Ok(q) => tx.send(Action::Notice(format!(
-                            "queued {} failed artists again",
-                            q.len()
-                        ))),
+                        Ok(q) => {
+                            let text = format!("queued {} failed artists again", q.len());
+                            let _ = tx.send(Action::BatchQueued(
+                                q.into_iter().map(|e| e.run_id).collect(),
+                            ));
+                            tx.send(Action::Notice(text))
+                        }
                         Err(e) => tx.send(Action::Failed(format!("cannot queue: {e}"))),
                     }
                 });

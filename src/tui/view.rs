@@ -6,7 +6,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
+use ratatui::widgets::{Block, Cell, Clear, LineGauge, Paragraph, Row, Table, TableState, Wrap};
 
 use super::app::{App, Confirm, Focus, Mode, Overlay, Picker};
 use super::keys::Command;
@@ -31,13 +31,19 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, now: DateTime<Utc>)
         frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
         return;
     }
-    let [header, body, status] = Layout::vertical([
+    // A line for the bulk gauge while this console's bulk work runs (and a little after).
+    let gauge_rows = u16::from(app.batch.is_some());
+    let [header, body, gauge, status] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(5),
+        Constraint::Length(gauge_rows),
         Constraint::Length(1),
     ])
     .areas(area);
     draw_header(frame, app, theme, header);
+    if let Some(batch) = &app.batch {
+        draw_batch(frame, batch, theme, gauge);
+    }
     // The detail needs room for the statuses, the last error and the job history.
     let bottom_height = if app.show_detail {
         (body.height * 11 / 20).max(8)
@@ -153,6 +159,26 @@ fn draw_header(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
     parts.push(format!("{} queued · {} running", h.queued, h.running));
     let line = truncate(&parts.join(" · "), area.width as usize);
     frame.render_widget(Paragraph::new(line).style(theme.header), area);
+}
+
+/// The bulk gauge: a bar, then `bulk 37/200 · 2 failed · 161 left · about 3 min to go`.
+fn draw_batch(
+    frame: &mut Frame<'_>,
+    batch: &super::batch::BatchProgress,
+    theme: &Theme,
+    area: Rect,
+) {
+    let style = if batch.failed > 0 {
+        theme.error
+    } else {
+        theme.success
+    };
+    let gauge = LineGauge::default()
+        .ratio(batch.ratio().clamp(0.0, 1.0))
+        .label(format!(" {} ", batch.label()))
+        .filled_style(style)
+        .unfilled_style(theme.dim);
+    frame.render_widget(gauge, area);
 }
 
 /// The cell of one source: the word, or the live step while it syncs.
