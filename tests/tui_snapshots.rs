@@ -709,6 +709,37 @@ fn jobs_overlay() {
 }
 
 #[test]
+fn the_header_drops_segments_in_order_to_fit() {
+    let h = header();
+    let wide = view::header_line(&h, 200);
+    assert_eq!(
+        wide,
+        " syncdeck · 1 queued · 1 running · TM 1,234/5,000 today · Spotify 310 today · setlist.fm 1,440/1,440 today 429 until 12:00:42 · 2 workers (16 slots) · sqlite /srv/syncdeck/syncdeck.db"
+    );
+    // 160: the database goes first.
+    assert_eq!(
+        view::header_line(&h, 160),
+        " syncdeck · 1 queued · 1 running · TM 1,234/5,000 today · Spotify 310 today · setlist.fm 1,440/1,440 today 429 until 12:00:42 · 2 workers (16 slots)"
+    );
+    // 80: the queue, Ticketmaster and setlist.fm with its throttle stay whole.
+    let narrow = view::header_line(&h, 80);
+    assert_eq!(
+        narrow,
+        " 1 queued · 1 running · TM 1,234/5,000 · setlist.fm 1,440/1,440 429 until 12:01"
+    );
+    assert!(narrow.chars().count() <= 80);
+    // Narrower still: cut, with an ellipsis.
+    let cut = view::header_line(&h, 40);
+    assert_eq!(cut.chars().count(), 40);
+    assert!(cut.ends_with('…'), "{cut}");
+    let paused = HeaderInfo {
+        paused: true,
+        ..header()
+    };
+    assert!(view::header_line(&paused, 80).starts_with(" QUEUE PAUSED (P resumes) · 1 queued"));
+}
+
+#[test]
 fn bulk_gauge() {
     let mut app = main_app();
     app.update(Action::BatchQueued(

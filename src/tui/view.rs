@@ -122,43 +122,85 @@ fn draw_picker(frame: &mut Frame<'_>, p: &Picker, theme: &Theme, area: Rect) {
 }
 
 fn draw_header(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
-    let h = &app.header;
-    let mut parts = vec![
-        format!(" syncdeck · {}", sanitize(&h.database)),
-        format!(
-            "{} worker{} ({} slots)",
-            h.workers,
-            if h.workers == 1 { "" } else { "s" },
-            h.slots
-        ),
-    ];
-    for b in &h.budgets {
-        let name = if b.provider == "setlist.fm" || b.provider == "setlistfm" {
-            "setlist.fm"
-        } else if b.provider == "ticketmaster" {
-            "TM"
-        } else {
-            "Spotify"
-        };
-        let mut text = match b.day_limit {
-            Some(limit) => format!(
-                "{name} {}/{} today",
-                thousands(i64::from(b.day_used)),
-                thousands(i64::from(limit))
-            ),
-            None => format!("{name} {} today", thousands(i64::from(b.day_used))),
-        };
-        if let Some(until) = b.throttled_until {
-            text.push_str(&format!(" throttled until {}", until.format("%H:%M:%S")));
-        }
-        parts.push(text);
-    }
-    if h.paused {
-        parts.push("QUEUE PAUSED (P resumes)".into());
-    }
-    parts.push(format!("{} queued · {} running", h.queued, h.running));
-    let line = truncate(&parts.join(" · "), area.width as usize);
+    let line = header_line(&app.header, area.width as usize);
     frame.render_widget(Paragraph::new(line).style(theme.header), area);
+}
+
+/// One budget of the header: `TM 1,234/5,000 today`, compact `TM 1,234/5,000`; a throttle
+/// stays in both.
+fn budget_segment(b: &crate::store::budgets::BudgetRow, compact: bool) -> String {
+    let name = match b.provider.as_str() {
+        "setlist.fm" | "setlistfm" => "setlist.fm",
+        "ticketmaster" => "TM",
+        _ => "Spotify",
+    };
+    let today = if compact { "" } else { " today" };
+    let mut text = match b.day_limit {
+        Some(limit) => format!(
+            "{name} {}/{}{today}",
+            thousands(i64::from(b.day_used)),
+            thousands(i64::from(limit))
+        ),
+        None => format!("{name} {}{today}", thousands(i64::from(b.day_used))),
+    };
+    if let Some(until) = b.throttled_until {
+        // Compact: to the minute, rounded up (never earlier than the real end).
+        let shown = if compact {
+            (until + chrono::Duration::seconds(59))
+                .format("%H:%M")
+                .to_string()
+        } else {
+            until.format("%H:%M:%S").to_string()
+        };
+        text.push_str(&format!(" 429 until {shown}"));
+    }
+    text
+}
+
+/// The header at `width` columns: the queue first (always shown), then the budgets, the
+/// workers and the database. When it does not fit it drops, in order: the database, the
+/// workers, the word "today", Spotify's count (it has no daily quota), the name; only then
+/// is it cut, with `…`.
+pub fn header_line(h: &super::app::HeaderInfo, width: usize) -> String {
+    let queue = format!("{} queued · {} running", h.queued, h.running);
+    let paused = h.paused.then(|| "QUEUE PAUSED (P resumes)".to_string());
+    let workers = format!(
+        "{} worker{} ({} slots)",
+        h.workers,
+        if h.workers == 1 { "" } else { "s" },
+        h.slots
+    );
+    let database = sanitize(&h.database);
+    let is_spotify = |b: &&crate::store::budgets::BudgetRow| b.provider == "spotify";
+    // (drop the database, drop the workers, compact budgets, drop Spotify, drop the name)
+    for step in 0..=5 {
+        let mut parts = Vec::new();
+        if step < 5 {
+            parts.push(" syncdeck".to_string());
+        }
+        parts.extend(paused.clone());
+        parts.push(queue.clone());
+        for b in &h.budgets {
+            if step >= 4 && is_spotify(&b) {
+                continue;
+            }
+            parts.push(budget_segment(b, step >= 3));
+        }
+        if step < 2 {
+            parts.push(workers.clone());
+        }
+        if step < 1 {
+            parts.push(database.clone());
+        }
+        let mut line = parts.join(" · ");
+        if step == 5 {
+            line.insert(0, ' ');
+        }
+        if line.chars().count() <= width || step == 5 {
+            return truncate(&line, width);
+        }
+    }
+    String::new()
 }
 
 /// The bulk gauge: a bar, then `bulk 37/200 · 2 failed · 161 left · about 3 min to go`.
