@@ -931,6 +931,16 @@ fn failed_status_is_bold_reversed_without_color_in_mono() {
     // Success on the same (unselected) row is not marked.
     let (sx, _) = find(buf, "Delta Drive", "success", 0);
     assert!(!buf[(sx, y)].modifier.contains(Modifier::REVERSED));
+    // Nor is the LAST ERROR text: reverse video there made a bar on every failed row, so the
+    // status word no longer stood out.
+    let (ex, _) = find(buf, "Delta Drive", "setlist.fm: setlists", 0);
+    for dx in 0..20 {
+        assert!(
+            !buf[(ex + dx, y)].modifier.contains(Modifier::REVERSED),
+            "x {}",
+            ex + dx
+        );
+    }
     // Nothing anywhere on screen has a color.
     for cell in buf.content() {
         assert_eq!((cell.fg, cell.bg), (Color::Reset, Color::Reset));

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Clear, LineGauge, Paragraph, Row, Table, TableState, Wrap};
@@ -305,6 +305,16 @@ fn draw_table(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect, now: 
         widths.push(Constraint::Min(20));
         header.push("LAST ERROR");
     }
+    // The columns as the table will lay them out, so that a name or an error too long for its
+    // column ends in `…` instead of being cut silently.
+    let columns = Layout::horizontal(widths.clone())
+        .flex(Flex::Start)
+        .spacing(1)
+        .split(block.inner(area));
+    let fit = |text: String, column: usize| {
+        let width = columns.get(column).map_or(0, |c| usize::from(c.width));
+        truncate(&text, width)
+    };
     // Only the visible slice is built: work grows with the screen, not the table.
     let rows: Vec<Row> = app
         .view
@@ -325,7 +335,7 @@ fn draw_table(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect, now: 
             let overall = a.overall();
             let mut cells = vec![
                 Cell::from(indicator).style(if marked { theme.marked } else { theme.base }),
-                Cell::from(sanitize(&a.name)),
+                Cell::from(fit(sanitize(&a.name), 1)),
                 Cell::from(overall.as_str()).style(theme.overall(overall)),
             ];
             for source in [Source::Ticketmaster, Source::Spotify, Source::Setlistfm] {
@@ -353,7 +363,8 @@ fn draw_table(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect, now: 
                     .as_deref()
                     .map(sanitize)
                     .unwrap_or_default();
-                cells.push(Cell::from(err).style(theme.error));
+                // Not the status style: in mono that is reverse video, a bar on every row.
+                cells.push(Cell::from(fit(err, 9)).style(theme.error_text));
             }
             let row = Row::new(cells);
             if sel { row.style(theme.selected) } else { row }
