@@ -931,6 +931,30 @@ fn binary_seeds_then_reports_status_on_sqlite() {
             db.display()
         )
     );
+
+    // The console's filter language, accents and case folded, `|` for alternatives.
+    let evil = syncdeck(dir.path(), &env, &["status", "--filter", "EVIL|motley"]);
+    assert_eq!(evil.status.code(), Some(0), "{}", all_output(&evil));
+    let text = stdout(&evil);
+    assert!(text.contains("Evil^[[31mRed^GBand"), "{text}");
+    assert!(text.contains("Mötley Crüe"), "{text}");
+    assert!(
+        text.ends_with("2 of 200 artists match the filter\n"),
+        "{text}"
+    );
+    let json = syncdeck(
+        dir.path(),
+        &env,
+        &["status", "--json", "--filter", "!never-synced"],
+    );
+    assert_eq!(stdout(&json).trim(), "[]");
+    let bad = syncdeck(dir.path(), &env, &["status", "--filter", "status:bogus"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", all_output(&bad));
+    assert!(
+        all_output(&bad).contains("status is one of"),
+        "{}",
+        all_output(&bad)
+    );
 }
 
 #[test]

@@ -19,6 +19,15 @@ pub struct StatusArgs {
     /// An array of artist objects instead of lines.
     #[arg(long)]
     pub json: bool,
+    /// Only the artists matching EXPR, in the console's filter language: `status:error`,
+    /// `spotify:pending`, `never-synced`, `has-error`, `error:TEXT`, free text on the name
+    /// (without case or accents), `!` negates, `|` separates alternatives.
+    #[arg(long, value_name = "EXPR", value_parser = parse_filter)]
+    pub filter: Option<crate::tui::filter::Query>,
+}
+
+fn parse_filter(s: &str) -> Result<crate::tui::filter::Query, String> {
+    crate::tui::filter::Query::parse(s)
 }
 
 /// One element of the `--json` array: the artist's columns plus its derived overall status,
@@ -67,10 +76,14 @@ fn render_waiting(waiting: &[RunRow]) -> String {
 pub async fn run(global: &GlobalArgs, args: StatusArgs) -> Result<i32> {
     let (_, store) =
         super::open_migrated(global, " (or `syncdeck seed --demo` for demo artists)").await?;
-    let artists = store
+    let mut artists = store
         .all_artists()
         .await
         .wrap_err("cannot read the artists")?;
+    let total = artists.len();
+    if let Some(query) = &args.filter {
+        artists.retain(|a| query.matches(a));
+    }
     let waiting = store
         .waiting_runs(Utc::now())
         .await
@@ -95,7 +108,14 @@ pub async fn run(global: &GlobalArgs, args: StatusArgs) -> Result<i32> {
         json.push('\n');
         json
     } else {
-        render_text(&artists, &store.describe(), Utc::now()) + &render_waiting(&waiting)
+        let mut text = render_text(&artists, &store.describe(), Utc::now());
+        if args.filter.is_some() {
+            text.push_str(&format!(
+                "{} of {total} artists match the filter\n",
+                artists.len()
+            ));
+        }
+        text + &render_waiting(&waiting)
     };
     store.close().await;
     let mut stdout = std::io::stdout().lock();

@@ -1,6 +1,8 @@
-//! The `/` filter's small query language: `status:error`, `spotify:pending`, `never-synced`,
-//! `has-error`, free text on the name (or the Ticketmaster id), and `!` to negate any term.
-//! Every term must hold.
+//! The `/` filter's small query language (and `syncdeck status --filter`): `status:error`,
+//! `spotify:pending`, `never-synced`, `has-error`, `error:TEXT` (in the last error), free text
+//! on the name (or the Ticketmaster id), `!` to negate a term and `|` between alternatives
+//! (`status:error|status:syncing`, `metallica|slayer`). Every term must hold. Text is compared
+//! without case or accents: `sigur ros` finds "Sigur Rós".
 
 use crate::store::artists::ArtistSummary;
 use crate::store::sync_status::{Overall, PartStatus, Source};
@@ -21,11 +23,30 @@ impl SearchKey {
     }
 }
 
-/// Text lower-cased for comparing without case. Lower-casing alone is not enough: a capital
-/// sigma becomes the final `ς` at the end of a word and `σ` inside one, so `ΟΔΥΣ` (a piece of
-/// `ΟΔΥΣΣΕΑΣ`) would not be found in it. Both forms fold to `σ`.
-fn fold(text: &str) -> String {
-    text.to_lowercase().replace('ς', "σ")
+/// Text folded for comparing without case or accents: lower-cased, decomposed (NFD) with its
+/// combining marks dropped (`ó` → `o`), and the letters that do not decompose spelt in ASCII
+/// (`ø` → `o`, `ß` → `ss`). Lower-casing alone is not enough for Greek either: a capital sigma
+/// becomes the final `ς` at the end of a word and `σ` inside one, so `ΟΔΥΣ` (a piece of
+/// `ΟΔΥΣΣΕΑΣ`) would not be found in it; both forms fold to `σ`.
+pub fn fold(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    use unicode_normalization::char::is_combining_mark;
+    let mut out = String::with_capacity(text.len());
+    for c in text.to_lowercase().nfd().filter(|c| !is_combining_mark(*c)) {
+        match c {
+            'ς' => out.push('σ'),
+            'ø' => out.push('o'),
+            'ł' => out.push('l'),
+            'đ' | 'ð' => out.push('d'),
+            'ß' => out.push_str("ss"),
+            'æ' => out.push_str("ae"),
+            'œ' => out.push_str("oe"),
+            'þ' => out.push_str("th"),
+            'ı' => out.push('i'),
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,14 +55,17 @@ enum Test {
     Part(Source, PartStatus),
     NeverSynced,
     HasError,
-    /// Lower-cased text searched in the name and the Ticketmaster id.
+    /// Folded text searched in the last error.
+    Error(String),
+    /// Folded text searched in the name and the Ticketmaster id.
     Text(String),
 }
 
+/// One whitespace-separated term: any of its `|` alternatives holds (then `!` negates).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Term {
     negate: bool,
-    test: Test,
+    any: Vec<Test>,
 }
 
 /// A parsed filter; the empty query matches everything.
@@ -69,44 +93,54 @@ fn source_word(w: &str) -> Option<Source> {
     })
 }
 
+/// One alternative of a term.
+fn parse_test(word: &str) -> Result<Test, String> {
+    let lower = fold(word);
+    Ok(if lower == "never-synced" || lower == "never" {
+        Test::NeverSynced
+    } else if lower == "has-error" || lower == "has:error" {
+        Test::HasError
+    } else if let Some((key, value)) = lower.split_once(':') {
+        if key == "status" {
+            Test::Overall(overall_word(value).ok_or_else(|| {
+                format!("`{word}`: status is one of success, error, syncing, pending")
+            })?)
+        } else if let Some(source) = source_word(key) {
+            let status = PartStatus::parse(value).ok_or_else(|| {
+                format!("`{word}`: {key} is one of pending, syncing, success, error")
+            })?;
+            Test::Part(source, status)
+        } else if key == "name" {
+            Test::Text(value.to_string())
+        } else if key == "error" {
+            Test::Error(value.to_string())
+        } else {
+            return Err(format!(
+                "`{word}`: unknown field `{key}` (status, tm, spotify, setlistfm, name, error)"
+            ));
+        }
+    } else {
+        Test::Text(lower)
+    })
+}
+
 impl Query {
     /// Parses the text; an error names the term and what is allowed.
     pub fn parse(text: &str) -> Result<Query, String> {
         let mut terms = Vec::new();
         for raw in text.split_whitespace() {
-            let (negate, word) = match raw.strip_prefix('!') {
+            let (negate, alternatives) = match raw.strip_prefix('!') {
                 Some(rest) => (true, rest),
                 None => (false, raw),
             };
-            if word.is_empty() {
-                continue;
+            let any = alternatives
+                .split('|')
+                .filter(|w| !w.is_empty())
+                .map(parse_test)
+                .collect::<Result<Vec<_>, _>>()?;
+            if !any.is_empty() {
+                terms.push(Term { negate, any });
             }
-            let lower = fold(word);
-            let test = if lower == "never-synced" || lower == "never" {
-                Test::NeverSynced
-            } else if lower == "has-error" || lower == "has:error" {
-                Test::HasError
-            } else if let Some((key, value)) = lower.split_once(':') {
-                if key == "status" {
-                    Test::Overall(overall_word(value).ok_or_else(|| {
-                        format!("`{word}`: status is one of success, error, syncing, pending")
-                    })?)
-                } else if let Some(source) = source_word(key) {
-                    let status = PartStatus::parse(value).ok_or_else(|| {
-                        format!("`{word}`: {key} is one of pending, syncing, success, error")
-                    })?;
-                    Test::Part(source, status)
-                } else if key == "name" {
-                    Test::Text(value.to_string())
-                } else {
-                    return Err(format!(
-                        "`{word}`: unknown field `{key}` (status, tm, spotify, setlistfm, name)"
-                    ));
-                }
-            } else {
-                Test::Text(lower)
-            };
-            terms.push(Term { negate, test });
         }
         Ok(Query { terms })
     }
@@ -123,13 +157,18 @@ impl Query {
     /// one per artist, so a keystroke over 100,000 artists lowercases nothing).
     pub fn matches_row(&self, a: &ArtistSummary, key: &SearchKey) -> bool {
         self.terms.iter().all(|t| {
-            let hit = match &t.test {
+            let hit = t.any.iter().any(|test| match test {
                 Test::Overall(o) => a.overall() == *o,
                 Test::Part(s, p) => a.sync_status.get(*s) == *p,
                 Test::NeverSynced => a.last_sync.is_none(),
                 Test::HasError => a.last_sync_error.as_deref().is_some_and(|e| !e.is_empty()),
+                // Folded here, only for artists with an error and only for this term.
+                Test::Error(text) => a
+                    .last_sync_error
+                    .as_deref()
+                    .is_some_and(|e| fold(e).contains(text.as_str())),
                 Test::Text(text) => key.name.contains(text) || key.ticketmaster_id.contains(text),
-            };
+            });
             hit != t.negate
         })
     }
@@ -203,6 +242,36 @@ mod tests {
             ["Garth Brooks"],
             "the Ticketmaster id matches too"
         );
+    }
+
+    #[test]
+    fn accents_error_text_and_alternatives() {
+        let mut all = sample();
+        all.push(artist("Sigur Rós", "{}", false, None));
+        all.push(artist("Motörhead", "{}", false, None));
+        all.push(artist("Ærøskøbing Brass", "{}", false, None));
+        assert_eq!(names("sigur ros", &all), ["Sigur Rós"]);
+        // Folded on both sides: "ÆRØS" is "aeros", inside "aeroskobing".
+        assert_eq!(names("RÓS", &all), ["Sigur Rós", "Ærøskøbing Brass"]);
+        assert_eq!(names("motorhead", &all), ["Motörhead"]);
+        assert_eq!(names("aeroskobing", &all), ["Ærøskøbing Brass"]);
+        assert_eq!(names("error:403", &all), ["Avenged Sevenfold"]);
+        assert_eq!(names("error:ALBUMS", &all), ["Avenged Sevenfold"]);
+        assert!(names("error:timeout", &all).is_empty());
+        assert_eq!(
+            names("metallica|garth", &all),
+            ["Metallica", "Garth Brooks"]
+        );
+        assert_eq!(
+            names("status:error|never-synced !sigur|motor", &all),
+            ["Avenged Sevenfold", "Garth Brooks", "Ærøskøbing Brass"]
+        );
+        assert!(
+            Query::parse("a||b").is_ok(),
+            "empty alternatives are skipped"
+        );
+        let e = Query::parse("status:error|status:weird").unwrap_err();
+        assert!(e.contains("`status:weird`"), "{e}");
     }
 
     #[test]
