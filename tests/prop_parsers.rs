@@ -1526,7 +1526,10 @@ fn overall_of(word: &str) -> Option<Overall> {
 
 /// A word the filter skips: only `|` separators (empty alternatives), after one `!`.
 fn holds_nothing(word: &str) -> bool {
-    word.strip_prefix('!').unwrap_or(word).chars().all(|c| c == '|')
+    word.strip_prefix('!')
+        .unwrap_or(word)
+        .chars()
+        .all(|c| c == '|')
 }
 
 proptest! {

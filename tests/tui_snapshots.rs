@@ -595,7 +595,20 @@ fn plan_app() -> App {
 fn jobs_app() -> App {
     let mut app = main_app();
     app.update(key('J'));
-    app.update(Action::JobsLoaded(jobs()));
+    let mut runs = jobs();
+    // The running one started 3 minutes ago; a failed one took 12.4 s.
+    runs[1].started_at = Some(ago(3));
+    runs[2].started_at = Some(ago(90));
+    runs[2].finished_at = Some(ago(90) + chrono::Duration::milliseconds(12_400));
+    // A queued run waiting for Ticketmaster's quota.
+    let mut waiting = runs[0].clone();
+    waiting.id = "r9".into();
+    waiting.artist_id = "04".into();
+    waiting.artist_name = "Delta Drive".into();
+    waiting.wait_until = Some(now() + chrono::Duration::hours(2));
+    waiting.wait_reason = Some("Ticketmaster's daily quota is spent".into());
+    runs.insert(1, waiting);
+    app.update(Action::JobsLoaded(runs));
     app
 }
 
@@ -705,7 +718,17 @@ fn env_overlay_while_checks_run() {
 
 #[test]
 fn jobs_overlay() {
-    snapshot_both_sizes!("jobs", jobs_app());
+    let app = jobs_app();
+    let wide = text(render(&app, ThemeName::Dark, 160, 48).buffer()).join("\n");
+    for says in [
+        "1 running · 1 queued · 1 waiting · 1 failed · 1 cancelled",
+        "until 14:00: Ticketmaster's daily quota is spent",
+        "12.4 s",
+        "3m 00s",
+    ] {
+        assert!(wide.contains(says), "{says}: {wide}");
+    }
+    snapshot_both_sizes!("jobs", app);
 }
 
 #[test]

@@ -333,11 +333,12 @@ impl Store {
         Ok(out)
     }
 
-    /// The newest runs, for the jobs view: active ones first, then by request time.
+    /// The newest `limit` runs of every state for the jobs view: running first, then queued,
+    /// then the ended ones, newest first within each.
     pub async fn recent_runs(&self, limit: i64) -> Result<Vec<RunRow>, StoreError> {
         let rows: Vec<RawRun> = crate::with_pool!(&self.db, p, b => {
             let text = format!(
-                "SELECT {} FROM syncdeck_runs ORDER BY CASE WHEN status IN ('queued', 'running') THEN 0 ELSE 1 END, requested_at DESC LIMIT $1",
+                "SELECT {} FROM syncdeck_runs ORDER BY CASE status WHEN 'running' THEN 0 WHEN 'queued' THEN 1 ELSE 2 END, requested_at DESC LIMIT $1",
                 run_columns(b)
             );
             sqlx::query_as(sqlx::AssertSqlSafe(text)).bind(limit).fetch_all(p).await

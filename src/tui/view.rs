@@ -965,15 +965,33 @@ fn draw_jobs(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect, now: D
     use crate::store::runs::RunStatus;
     let r = overlay_area(area);
     frame.render_widget(Clear, r);
-    let count = |s: RunStatus| app.jobs.iter().filter(|j| j.status == s).count();
+    let waiting = |j: &crate::store::runs::RunRow| j.waiting(now);
+    let count = |s: RunStatus| {
+        app.jobs
+            .iter()
+            .filter(|j| j.status == s && !waiting(j))
+            .count()
+    };
     let wide = r.width >= 110;
-    let title = format!(
-        " Jobs · {} queued · {} running · {} failed · {} done · esc closes ",
-        count(RunStatus::Queued),
-        count(RunStatus::Running),
-        count(RunStatus::Failed),
-        count(RunStatus::Succeeded)
-    );
+    let waits = app.jobs.iter().filter(|j| waiting(j)).count();
+    // Running and queued always; the other states when there are any (the title fits 80
+    // columns; the status line says how to close).
+    let mut counts = vec![
+        format!("{} running", count(RunStatus::Running)),
+        format!("{} queued", count(RunStatus::Queued)),
+    ];
+    for (n, what) in [
+        (waits, "waiting"),
+        (count(RunStatus::Failed), "failed"),
+        (count(RunStatus::Cancelled), "cancelled"),
+        (count(RunStatus::Interrupted), "interrupted"),
+        (count(RunStatus::Succeeded), "done"),
+    ] {
+        if n > 0 {
+            counts.push(format!("{n} {what}"));
+        }
+    }
+    let title = format!(" Jobs · {} ", counts.join(" · "));
     let rows: Vec<Row> = app
         .jobs
         .iter()
@@ -990,13 +1008,32 @@ fn draw_jobs(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect, now: D
                     .as_ref()
                     .map(|(s, step)| format!("{} {step}", s.label()))
                     .unwrap_or_default(),
+                _ if waiting(j) => format!(
+                    "until {}: {}",
+                    j.wait_until
+                        .map(|t| t.format("%H:%M").to_string())
+                        .unwrap_or_default(),
+                    sanitize(j.wait_reason.as_deref().unwrap_or_default())
+                ),
                 _ => j.error.as_deref().map(sanitize).unwrap_or_default(),
             };
+            // Started to finished, or to now while it runs.
+            let took = match (j.started_at, j.finished_at) {
+                (Some(s), Some(f)) => human_duration(f - s),
+                (Some(s), None) if j.status == RunStatus::Running => human_duration(now - s),
+                _ => String::new(),
+            };
+            let state = if waiting(j) {
+                "waiting"
+            } else {
+                j.status.as_str()
+            };
             let mut cells = vec![
-                Cell::from(j.status.as_str()).style(style),
+                Cell::from(state).style(style),
                 Cell::from(sanitize(&j.artist_name)),
                 Cell::from(format!("{}/{}", j.attempts, j.max_attempts)),
                 Cell::from(j.requested_at.map(|t| relative(t, now)).unwrap_or_default()),
+                Cell::from(Line::from(took).right_aligned()),
             ];
             if wide {
                 cells.push(Cell::from(sanitize(
@@ -1014,6 +1051,7 @@ fn draw_jobs(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect, now: D
         ("ARTIST", Constraint::Length(artist)),
         ("TRIES", Constraint::Length(5)),
         ("QUEUED", Constraint::Length(8)),
+        ("TOOK", Constraint::Length(7)),
         ("WORKER", Constraint::Length(18)),
         ("PROGRESS / ERROR", Constraint::Min(progress)),
     ]
@@ -1157,6 +1195,17 @@ fn draw_plan(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect, now: D
         frame.render_widget(p, next);
     } else {
         frame.render_widget(next_table, next);
+    }
+}
+
+/// `850 ms`, `12.3 s`, `4m 05s`, `2h 10m`.
+fn human_duration(d: chrono::Duration) -> String {
+    let ms = d.num_milliseconds().max(0);
+    match ms {
+        0..=999 => format!("{ms} ms"),
+        1_000..=59_999 => format!("{:.1} s", ms as f64 / 1000.0),
+        60_000..=3_599_999 => format!("{}m {:02}s", ms / 60_000, (ms / 1000) % 60),
+        _ => format!("{}h {:02}m", ms / 3_600_000, (ms / 60_000) % 60),
     }
 }
 
