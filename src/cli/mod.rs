@@ -37,24 +37,45 @@ pub struct Cli {
 #[derive(Debug, Args, Clone, Default)]
 pub struct GlobalArgs {
     /// Database to use (overrides DATABASE_URL): postgres://… or sqlite://PATH.
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "URL"
+    )]
     pub database_url: Option<String>,
     /// Read this file instead of ./.env.
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "PATH"
+    )]
     pub env_file: Option<PathBuf>,
     /// Where the embedded database and logs live (default: the user's data dir; env SYNCDECK_DATA_DIR).
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "DIR"
+    )]
     pub data_dir: Option<PathBuf>,
     /// Monochrome output (same as NO_COLOR=1).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub no_color: bool,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Fresh embedded SQLite with seeded demo artists (no keys needed).
+    #[command(
+        after_help = "Examples:\n  syncdeck demo                          the console on 200 demo artists and fake providers\n  syncdeck demo --artists 2000 --speed 50\n  syncdeck demo --headless               sync every demo artist, print the status table"
+    )]
     Demo(demo::DemoArgs),
     /// Per-artist status: one line each, or --json.
+    #[command(
+        after_help = "Examples:\n  syncdeck status --filter 'status:error'\n  syncdeck status --filter 'error:403|error:timeout' --json\n  syncdeck status --filter 'sigur ros'      case and accents do not matter"
+    )]
     Status(status::StatusArgs),
     /// Check the environment and secrets.
     Env {
@@ -75,11 +96,20 @@ pub enum Command {
         command: artist::ArtistCommand,
     },
     /// Sync artists headlessly (--artist, --all, --failed), or serve the shared queue (--worker).
+    #[command(
+        after_help = "Examples:\n  syncdeck sync --artist 'Sigur Rós'\n  syncdeck sync --all --plan             the cost first: calls, quotas, when it ends\n  syncdeck sync --failed --json\n  syncdeck sync --all --tm-daily 4000 --manual-reserve 20\n  syncdeck sync --worker                 serve the shared queue until Ctrl-C"
+    )]
     Sync(sync::SyncArgs),
     /// Work the shared queue and keep the catalog fresh: plan syncs within a share of each
     /// daily quota (`--plan` shows the plan and queues nothing).
+    #[command(
+        after_help = "Examples:\n  syncdeck serve                         worker + scheduler (config.toml's [scheduler])\n  syncdeck serve --plan                  what it would queue next, and why\n  syncdeck serve --config ops.toml --concurrency 8"
+    )]
     Serve(serve::ServeArgs),
     /// Pause or resume the shared queue for every process (`queue pause|resume|status`).
+    #[command(
+        after_help = "Examples:\n  syncdeck queue pause                   no worker starts a run; running ones finish\n  syncdeck queue status --json\n  syncdeck queue resume"
+    )]
     Queue {
         #[command(subcommand)]
         command: queue::QueueCommand,

@@ -56,6 +56,7 @@ pub struct SyncArgs {
 
 /// Limits and timings an operator may need to change (upgraded keys, faster takeover).
 #[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Limits and timing")]
 pub struct TuningArgs {
     /// Ticketmaster requests per second for this key, shared by every process using it [default: 5].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
