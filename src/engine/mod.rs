@@ -262,6 +262,8 @@ impl Engine {
     /// no run while it is paused (running ones finish); `by` names who did it.
     pub async fn set_paused(&self, paused: bool, by: &str) -> Result<(), EngineError> {
         self.inner.store.set_queue_paused(paused, by).await?;
+        // This process at once; the others at their next read of the switch.
+        runner::apply_pause(&self.inner, paused);
         Ok(())
     }
 

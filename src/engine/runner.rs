@@ -956,11 +956,13 @@ async fn beat(inner: &Inner, ids: &[String]) {
 }
 
 /// Heartbeats for this process's runs, and cancel requests from any process.
-/// How often the queue's pause switch is read.
-const PAUSE_CHECK: Duration = Duration::from_secs(1);
+/// How often the queue's pause switch is read (a process that flips it applies it at once;
+/// others follow within this). Each read is a query: once a second cost an idle console
+/// about a third of a percent of a core.
+const PAUSE_CHECK: Duration = Duration::from_secs(3);
 
 /// Pauses or resumes this process's queue worker to match the switch in the database.
-fn apply_pause(inner: &Inner, paused: bool) {
+pub(super) fn apply_pause(inner: &Inner, paused: bool) {
     inner.paused.store(paused, Ordering::SeqCst);
     let guard = lock(&inner.worker_ctx);
     let Some((ctx, _)) = guard.as_ref() else {
