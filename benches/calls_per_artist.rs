@@ -12,8 +12,8 @@ mod common;
 
 use std::time::Instant;
 
+use syncdeck::engine::Engine;
 use syncdeck::engine::clients::ClientSettings;
-use syncdeck::engine::{Clients, Engine, EngineSettings};
 use syncdeck::fake::ProviderStats;
 
 /// Fake limits and client pace: this many times the real ones.
@@ -44,20 +44,9 @@ async fn sync_all(engine: &Engine) {
 
 async fn measure(artists: usize) {
     let fake = common::engine::fake_scaled(artists, SCALE, None).await;
-    let (_dir, url) = common::sqlite_url();
-    let store = common::migrated_store(&url).await;
-    common::engine::seed(&store, &fake).await;
-    let config = common::engine::config_for(&fake, &url);
-    let clients = Clients::from_config(&config, &store, &ClientSettings::scaled(SCALE));
-    let engine = Engine::new(
-        store.clone(),
-        clients,
-        EngineSettings {
-            concurrency: 16,
-            ..EngineSettings::default()
-        },
-    );
-    engine.start().await.expect("the engine starts");
+    let (_dir, _store, engine) =
+        common::engine::started_engine_on_fresh_sqlite(&fake, &ClientSettings::scaled(SCALE), 16)
+            .await;
 
     let t = Instant::now();
     sync_all(&engine).await;

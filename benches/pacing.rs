@@ -14,7 +14,6 @@ mod common;
 use std::time::{Duration, Instant};
 
 use syncdeck::engine::clients::ClientSettings;
-use syncdeck::engine::{Clients, Engine, EngineSettings};
 use syncdeck::fake::{FakeConfig, ProviderStats, Rate};
 
 /// The real rates times this, at the fake and in the client alike.
@@ -54,20 +53,8 @@ async fn measure(artists: usize) {
         ..FakeConfig::default()
     });
     let fake = &own.fake;
-    let (_dir, url) = common::sqlite_url();
-    let store = common::migrated_store(&url).await;
-    common::engine::seed(&store, fake).await;
-    let config = common::engine::config_for(fake, &url);
-    let clients = Clients::from_config(&config, &store, &settings);
-    let engine = Engine::new(
-        store.clone(),
-        clients,
-        EngineSettings {
-            concurrency: 16,
-            ..EngineSettings::default()
-        },
-    );
-    engine.start().await.expect("the engine starts");
+    let (_dir, _store, engine) =
+        common::engine::started_engine_on_fresh_sqlite(fake, &settings, 16).await;
 
     let started = Instant::now();
     common::engine::sync_all_succeeded(&engine, Duration::from_secs(3600)).await;

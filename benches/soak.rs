@@ -16,8 +16,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use syncdeck::engine::RequestKind;
 use syncdeck::engine::clients::ClientSettings;
-use syncdeck::engine::{Clients, Engine, EngineSettings, RequestKind};
 use syncdeck::fake::{self, FakeConfig, FaultRates, FaultSpec};
 use syncdeck::store::artist_sync::Selection;
 use syncdeck::store::runs::RunStatus;
@@ -66,20 +66,12 @@ async fn soak(artists: usize, duration: Duration, fault_rate: f64, concurrency: 
     )
     .await
     .expect("the fake starts");
-    let (_dir, url) = common::sqlite_url();
-    let store = common::migrated_store(&url).await;
-    common::engine::seed(&store, &fake).await;
-    let config = common::engine::config_for(&fake, &url);
-    let clients = Clients::from_config(&config, &store, &ClientSettings::scaled(SCALE));
-    let engine = Engine::new(
-        store.clone(),
-        clients,
-        EngineSettings {
-            concurrency,
-            ..EngineSettings::default()
-        },
-    );
-    engine.start().await.expect("the engine starts");
+    let (_dir, store, engine) = common::engine::started_engine_on_fresh_sqlite(
+        &fake,
+        &ClientSettings::scaled(SCALE),
+        concurrency,
+    )
+    .await;
 
     let started = Instant::now();
     let first_minute = if full {

@@ -352,19 +352,11 @@ async fn serve_syncs_a_catalog_by_itself_and_stops_cleanly() {
     )
     .expect("write the config");
     let db = common::url_text(&url);
-    let paced = [
-        "--tm-rate",
-        "50",
-        "--setlistfm-rate",
-        "10",
-        "--spotify-rate",
-        "100",
-    ];
     let mut serve = common::engine::syncdeck_command(&fake, &db, dir.path());
     serve
         .args(["serve", "--config"])
         .arg(&config)
-        .args(paced)
+        .args(common::engine::PACED_AT_SCALE_10)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let mut child = serve.spawn().expect("start serve");

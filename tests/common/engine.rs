@@ -122,6 +122,40 @@ pub async fn engine_for(
     Engine::new(store.clone(), clients, engine_settings(concurrency))
 }
 
+/// A started engine with `concurrency` slots, `clients` limits and default timings, on a fresh
+/// SQLite file seeded with the fake's catalog: the benches' set-up. Keep the directory alive
+/// while the engine runs.
+pub async fn started_engine_on_fresh_sqlite(
+    fake: &FakeServer,
+    clients: &ClientSettings,
+    concurrency: usize,
+) -> (tempfile::TempDir, Store, Engine) {
+    let (dir, url) = crate::common::sqlite_url();
+    let store = crate::common::migrated_store(&url).await;
+    seed(&store, fake).await;
+    let config = config_for(fake, &url);
+    let engine = Engine::new(
+        store.clone(),
+        Clients::from_config(&config, &store, clients),
+        EngineSettings {
+            concurrency,
+            ..EngineSettings::default()
+        },
+    );
+    engine.start().await.expect("the engine starts");
+    (dir, store, engine)
+}
+
+/// The flags that pace a `syncdeck` child at [`fake_scaled`]`(…, 10, …)`'s limits.
+pub const PACED_AT_SCALE_10: [&str; 6] = [
+    "--tm-rate",
+    "50",
+    "--setlistfm-rate",
+    "10",
+    "--spotify-rate",
+    "100",
+];
+
 /// Queues every artist as bulk work and waits (at most `limit`) for every run to succeed;
 /// returns the runs. Fails naming the artists whose runs did not.
 pub async fn sync_all_succeeded(
@@ -184,16 +218,10 @@ pub fn sync_command_on(
     extra: &[&str],
 ) -> Command {
     let mut cmd = syncdeck_command(fake, database_url, dir);
-    cmd.arg("sync").args(extra).args([
-        "--tm-rate",
-        "50",
-        "--setlistfm-rate",
-        "10",
-        "--spotify-rate",
-        "100",
-        "--heartbeat",
-        &heartbeat.to_string(),
-    ]);
+    cmd.arg("sync")
+        .args(extra)
+        .args(PACED_AT_SCALE_10)
+        .args(["--heartbeat", &heartbeat.to_string()]);
     cmd
 }
 
