@@ -166,6 +166,11 @@ pub fn pad(s: &str, width: usize) -> String {
 }
 
 /// `-1,234,567`: an integer with thousands separators.
+/// A share (0 to 1) as a whole percent: `0.25` → `25 %`.
+pub fn percent(share: f64) -> String {
+    format!("{:.0} %", share * 100.0)
+}
+
 pub fn thousands(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);

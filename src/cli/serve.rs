@@ -13,7 +13,7 @@ use super::GlobalArgs;
 use super::sync::{TuningArgs, database_failed, serve, stop_engine};
 use crate::engine::scheduler::{Forecast, Scheduler, SchedulerSettings};
 use crate::engine::{Clients, Engine};
-use crate::text::{sanitize, truncate};
+use crate::text::{percent, sanitize, truncate};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -121,10 +121,6 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> Result<i32> {
     }
     stop_engine(&engine, &store).await;
     code
-}
-
-fn percent(share: f64) -> String {
-    format!("{:.0} %", share * 100.0)
 }
 
 /// The plan, for a terminal.

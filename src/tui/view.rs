@@ -15,7 +15,7 @@ use crate::checks::CheckStatus;
 use crate::store::artists::ArtistSummary;
 use crate::store::sync_status::{PartStatus, Source};
 use crate::store::time::relative;
-use crate::text::{sanitize, thousands, truncate};
+use crate::text::{percent, sanitize, thousands, truncate};
 
 pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 15;
@@ -1066,10 +1066,6 @@ fn draw_jobs(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect, now: D
     let mut state =
         TableState::default().with_selected((!app.jobs.is_empty()).then_some(app.jobs_selected));
     frame.render_stateful_widget(table, r, &mut state);
-}
-
-fn percent(share: f64) -> String {
-    format!("{:.0} %", share * 100.0)
 }
 
 /// The keep-fresh plan: freshness, what is due and why, each quota's day, the next batch.
