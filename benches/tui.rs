@@ -136,6 +136,7 @@ fn loaded_app(list: Vec<ArtistSummary>, now: DateTime<Utc>) -> App {
         running: 0,
         paused: false,
         read_at: None,
+        traffic: Vec::new(),
     }));
     for i in 0..40 {
         app.update(Action::Engine(EngineEvent::Log(LogLine {
@@ -213,7 +214,9 @@ impl FrameRig {
         let (app, theme, now) = (&self.app, &self.theme, self.now);
         let t = Instant::now();
         self.terminal
-            .draw(|f| view::draw(f, app, theme, now))
+            .draw(|f| {
+                view::draw(f, app, theme, now);
+            })
             .expect("draw");
         t.elapsed()
     }
@@ -282,9 +285,9 @@ fn filter_and_load(large: usize, now: DateTime<Utc>) {
         app.update(key(KeyCode::Char('/')));
         app.update(key(KeyCode::Char('f')));
         app.update(key(KeyCode::Char('o')));
-        let fo = app.view.len();
+        let fo = app.table.view.len();
         app.update(key(KeyCode::Char('x')));
-        let fox = app.view.len();
+        let fox = app.table.view.len();
         app.update(key(KeyCode::Backspace));
         let mut times = Vec::new();
         for i in 0..reps {
@@ -300,7 +303,11 @@ fn filter_and_load(large: usize, now: DateTime<Utc>) {
         // Esc leaves filter mode keeping the filter; a second Esc (Back) clears it.
         app.update(key(KeyCode::Esc));
         app.update(key(KeyCode::Esc));
-        assert_eq!(app.view.len(), app.artists.len(), "the filter is cleared");
+        assert_eq!(
+            app.table.view.len(),
+            app.table.artists.len(),
+            "the filter is cleared"
+        );
         (times, fo, fox)
     };
     let (big_keys, fo, fox) = keystrokes(&mut app, 20);
@@ -319,12 +326,13 @@ fn filter_and_load(large: usize, now: DateTime<Utc>) {
 
     // The filter half of the keystroke alone (the rest is the sort of the matches).
     let query = Query::parse("fox").expect("a valid filter");
-    let keys: Vec<SearchKey> = app.artists.iter().map(SearchKey::of).collect();
+    let keys: Vec<SearchKey> = app.table.artists.iter().map(SearchKey::of).collect();
     let mut times = Vec::new();
     for _ in 0..10 {
         let t = Instant::now();
         std::hint::black_box(
-            app.artists
+            app.table
+                .artists
                 .iter()
                 .zip(&keys)
                 .filter(|(a, k)| query.matches_row(a, k))
@@ -341,13 +349,13 @@ fn filter_and_load(large: usize, now: DateTime<Utc>) {
     let mut times = Vec::new();
     for _ in 0..10 {
         let t = Instant::now();
-        app.rebuild_view();
+        app.table.rebuild_view();
         times.push(t.elapsed());
     }
     let r = stats(times);
     println!(
         "rebuild_view with no filter (sort all {} by name): {} mean (median {})",
-        thousands(app.view.len()),
+        thousands(app.table.view.len()),
         ms(r.mean),
         ms(r.median)
     );
@@ -391,6 +399,7 @@ fn filter_and_load(large: usize, now: DateTime<Utc>) {
 fn table_bytes(app: &App) -> usize {
     let opt = |s: &Option<String>| s.as_ref().map_or(0, String::capacity);
     let rows: usize = app
+        .table
         .artists
         .iter()
         .map(|a| {
@@ -402,11 +411,11 @@ fn table_bytes(app: &App) -> usize {
                 + opt(&a.last_sync_error)
         })
         .sum();
-    let n = app.artists.len();
+    let n = app.table.artists.len();
     n * std::mem::size_of::<ArtistSummary>()
         + rows
         + n * (std::mem::size_of::<(String, usize)>() + 1 + 36)
-        + app.view.capacity() * std::mem::size_of::<usize>()
+        + app.table.view.capacity() * std::mem::size_of::<usize>()
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -17,8 +17,10 @@ use ratatui::style::{Color, Modifier};
 
 use common::tui_keys::{code, key};
 use syncdeck::checks::{Check, CheckStatus, EnvReport};
-use syncdeck::engine::EngineEvent;
 use syncdeck::engine::events::{LogLevel, LogLine, PartProgress};
+use syncdeck::engine::{EngineEvent, RunCounts};
+use syncdeck::providers::error::Provider;
+use syncdeck::providers::traffic::TrafficCounts;
 use syncdeck::store::artists::{ArtistDetail, ArtistSummary};
 use syncdeck::store::budgets::BudgetRow;
 use syncdeck::store::runs::{AttemptRow, RunRow, RunStatus};
@@ -186,6 +188,31 @@ fn header() -> HeaderInfo {
         running: 1,
         paused: false,
         read_at: Some(now()),
+        traffic: vec![
+            (
+                Provider::Ticketmaster,
+                TrafficCounts {
+                    sent: 90,
+                    ..Default::default()
+                },
+            ),
+            (
+                Provider::Spotify,
+                TrafficCounts {
+                    sent: 180,
+                    server_errors: 1,
+                    ..Default::default()
+                },
+            ),
+            (
+                Provider::Setlistfm,
+                TrafficCounts {
+                    sent: 30,
+                    throttled: 2,
+                    ..Default::default()
+                },
+            ),
+        ],
     }
 }
 
@@ -207,9 +234,76 @@ fn type_text(app: &mut App, text: &str) {
 
 /// The main screen's state: artists, one run queued, one running with progress, a log, a
 /// header, the third row selected, one artist marked.
+/// A minute of header readings two seconds apart, ending with [`header`]: the budgets' counts
+/// climb at varying rates and this process's clients saw two 429s (setlist.fm) and a 503
+/// (Spotify); twelve runs ended over the last minutes. The figures draw all of it.
+fn with_history(app: &mut App) {
+    let end = header();
+    for i in 0..30i64 {
+        let back = 30 - i;
+        let mut h = end.clone();
+        h.read_at = Some(now() - chrono::Duration::seconds(2 * back));
+        for b in &mut h.budgets {
+            // Per provider a different rhythm, so the three sparklines differ: the calls made
+            // in each two seconds after this reading, summed back from the final count.
+            let calls = |k: i64| match b.provider.as_str() {
+                "ticketmaster" => 2 + (k % 3) as u32,
+                "spotify" => 4 + (k % 5) as u32,
+                _ => 1 + u32::from(k % 4 == 0),
+            };
+            let since: u32 = (1..=back).map(calls).sum();
+            b.day_used = b.day_used.saturating_sub(since);
+        }
+        let step = (30 - back) as u64;
+        h.traffic = vec![
+            (
+                Provider::Ticketmaster,
+                TrafficCounts {
+                    sent: step * 3,
+                    ..Default::default()
+                },
+            ),
+            (
+                Provider::Spotify,
+                TrafficCounts {
+                    sent: step * 6,
+                    server_errors: u64::from(step >= 25),
+                    ..Default::default()
+                },
+            ),
+            (
+                Provider::Setlistfm,
+                TrafficCounts {
+                    sent: step,
+                    throttled: (step / 14).min(2),
+                    ..Default::default()
+                },
+            ),
+        ];
+        app.update(Action::HeaderLoaded(h));
+    }
+    for minute in 0..5u64 {
+        for run in 0..minute * 3 {
+            app.update(Action::Engine(EngineEvent::Finished {
+                run_id: format!("done-{minute}-{run}"),
+                artist_id: format!("x{run}"),
+                artist_name: "x".into(),
+                status: RunStatus::Succeeded,
+                counts: RunCounts::default(),
+                error: None,
+                duration: std::time::Duration::from_secs(2),
+            }));
+        }
+        for _ in 0..60 {
+            app.update(Action::Tick);
+        }
+    }
+}
+
 fn main_app() -> App {
     let mut app = App::new(KeyMap::default());
     app.update(Action::ArtistsLoaded(artists()));
+    with_history(&mut app);
     app.update(Action::HeaderLoaded(header()));
     // Charlie queued, Echo running.
     app.update(Action::Engine(EngineEvent::Queued {
@@ -298,7 +392,7 @@ fn main_app() -> App {
     // Select Charlie (third row), mark Sigur Rós.
     app.update(key('j'));
     app.update(key('j'));
-    app.marks.insert("08".into());
+    app.table.marks.insert("08".into());
     app.notice = Some("queued Charlie Quartet".into());
     app
 }
@@ -396,7 +490,7 @@ fn filter_error_app() -> App {
         app.update(code(KeyCode::Backspace));
     }
     type_text(&mut app, "weird");
-    assert!(app.filter_error.is_some());
+    assert!(app.table.filter_error.is_some());
     app
 }
 
@@ -617,8 +711,10 @@ fn jobs_app() -> App {
 
 fn render(app: &App, theme: ThemeName, width: u16, height: u16) -> TestBackend {
     let mut t = Terminal::new(TestBackend::new(width, height)).unwrap();
-    t.draw(|f| view::draw(f, app, &Theme::new(theme), now()))
-        .unwrap();
+    t.draw(|f| {
+        view::draw(f, app, &Theme::new(theme), now());
+    })
+    .unwrap();
     t.backend().clone()
 }
 
@@ -711,7 +807,7 @@ fn env_overlay() {
 fn env_overlay_while_checks_run() {
     let mut app = main_app();
     app.update(key('e'));
-    assert!(app.env_running);
+    assert!(app.env.running);
     let backend = render(&app, ThemeName::Dark, 80, 24);
     insta::assert_snapshot!("env_running_80x24", backend);
 }
@@ -860,18 +956,47 @@ fn every_screen_draws_at_every_size_without_panicking() {
 }
 
 #[test]
-fn main_screen_mono_with_styles() {
-    // The Display form has no styles, so the monochrome frame is compared in Debug form, which
-    // lists every style change: no colors at all, failures bold + reversed.
-    let backend = render(&main_app(), ThemeName::Mono, 80, 24);
-    let debug = format!("{:?}", backend.buffer());
-    for line in debug.lines().filter(|l| l.contains("fg:")) {
-        assert!(
-            line.contains("fg: Reset, bg: Reset"),
-            "a color in the mono theme: {line}"
-        );
+fn main_screen_with_styles_in_color_and_without() {
+    // The Display form has no styles, so these frames are compared in Debug form, which lists
+    // every style change. Monochrome (NO_COLOR): no colors at all, failures bold + reversed.
+    for (theme, name) in [(ThemeName::Mono, "mono"), (ThemeName::Dark, "dark_styles")] {
+        for (w, h) in [(80u16, 24u16), (160, 48)] {
+            let backend = render(&main_app(), theme, w, h);
+            let debug = format!("{:?}", backend.buffer());
+            if theme == ThemeName::Mono {
+                for line in debug.lines().filter(|l| l.contains("fg:")) {
+                    assert!(
+                        line.contains("fg: Reset, bg: Reset"),
+                        "a color in the mono theme: {line}"
+                    );
+                }
+            }
+            insta::assert_snapshot!(format!("main_{name}_{w}x{h}"), debug);
+        }
     }
-    insta::assert_snapshot!("main_mono_80x24", debug);
+}
+
+#[test]
+fn the_figures_show_quotas_rates_errors_and_artists_per_minute() {
+    let app = main_app();
+    // 80×24: one line under the header.
+    let small = text(render(&app, ThemeName::Dark, 80, 24).buffer());
+    let line = &small[1];
+    for says in ["TM ", "SP ", "SF ", "5xx×1", "429×2", "1.5/s", "12/min"] {
+        assert!(line.contains(says), "{says} in {line:?}");
+    }
+    // 160×48: a line per provider and one for artists per minute.
+    let tall = text(render(&app, ThemeName::Dark, 160, 48).buffer()).join("\n");
+    for says in [
+        "1,234/5,000 today",
+        "310 today · no daily quota",
+        "1,440/1,440 today",
+        "429 0 · 5xx 1 last min here",
+        "429 2 · 5xx 0 last min here",
+        "12 artists/min · 30 in 6 min",
+    ] {
+        assert!(tall.contains(says), "{says}:\n{tall}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -19,9 +19,10 @@ use syncdeck::store::runs::RunRow;
 use syncdeck::store::runs::RunStatus;
 use syncdeck::store::sync_status::{PartStatus, Source, SyncStatus};
 use syncdeck::tui::app::{
-    Action, App, Confirm, DetailData, Effect, Focus, Mode, Overlay, Polled, SortColumn,
+    Action, App, Confirm, DetailData, Effect, Focus, HeaderInfo, Mode, Overlay, Polled, SortColumn,
 };
 use syncdeck::tui::keys::KeyMap;
+use syncdeck::tui::panes::Measured;
 use syncdeck::tui::theme::{Theme, ThemeName};
 use syncdeck::tui::view;
 
@@ -109,9 +110,10 @@ fn type_text(app: &mut App, text: &str) -> Vec<Effect> {
 }
 
 fn shown_names(app: &App) -> Vec<String> {
-    app.view
+    app.table
+        .view
         .iter()
-        .map(|i| app.artists[*i].name.clone())
+        .map(|i| app.table.artists[*i].name.clone())
         .collect()
 }
 
@@ -122,9 +124,9 @@ fn selected_id(app: &App) -> String {
 fn select(app: &mut App, id: &str) {
     app.update(key('g'));
     while selected_id(app) != id {
-        let before = app.selected;
+        let before = app.table.selected;
         app.update(key('j'));
-        assert_ne!(before, app.selected, "{id} is not shown");
+        assert_ne!(before, app.table.selected, "{id} is not shown");
     }
 }
 
@@ -165,12 +167,24 @@ fn started(artist_id: &str) -> Action {
 /// Draws one frame and returns its rows as text.
 fn screen(app: &App, width: u16, height: u16) -> Vec<String> {
     let mut t = Terminal::new(TestBackend::new(width, height)).unwrap();
-    t.draw(|f| view::draw(f, app, &Theme::new(ThemeName::Dark), now()))
-        .unwrap();
+    t.draw(|f| {
+        view::draw(f, app, &Theme::new(ThemeName::Dark), now());
+    })
+    .unwrap();
     let buf = t.backend().buffer().clone();
     (0..height)
         .map(|y| (0..width).map(|x| buf[(x, y)].symbol()).collect::<String>())
         .collect()
+}
+
+/// Draws a frame at the app's size and hands what it measured back, as the event loop does.
+fn draw_and_measure(app: &mut App) -> Measured {
+    let mut t = Terminal::new(TestBackend::new(app.width, app.height)).unwrap();
+    let mut m = Measured::default();
+    t.draw(|f| m = view::draw(f, app, &Theme::new(ThemeName::Dark), now()))
+        .unwrap();
+    app.update(Action::Drawn(m));
+    m
 }
 
 /// The log lines on screen (rows holding a log timestamp and level).
@@ -199,7 +213,7 @@ fn loaded_artists_are_shown_by_name() {
             "Foxtrot"
         ]
     );
-    assert_eq!(app.selected, 0);
+    assert_eq!(app.table.selected, 0);
     assert_eq!(app.mode, Mode::Normal);
 }
 
@@ -229,7 +243,7 @@ fn s_enqueues_a_manual_sync_of_the_selected_artist() {
 fn movement_clamps_at_both_ends() {
     let mut app = app();
     app.update(key('k'));
-    assert_eq!(app.selected, 0);
+    assert_eq!(app.table.selected, 0);
     app.update(key('G'));
     assert_eq!(selected_id(&app), "a6");
     app.update(key('j'));
@@ -250,8 +264,8 @@ fn filter_mode_applies_the_query_live_and_shows_n_of_m() {
     assert_eq!(app.mode, Mode::Filter);
     // Typing keys that are commands in normal mode only edits the text.
     assert!(type_text(&mut app, "status:error").is_empty());
-    assert_eq!(app.filter_text, "status:error");
-    assert_eq!(app.filter_error, None);
+    assert_eq!(app.table.filter_text, "status:error");
+    assert_eq!(app.table.filter_error, None);
     assert_eq!(shown_names(&app), ["Bravo Sound", "Delta Drive"]);
     let status_line = screen(&app, 100, 30).pop().unwrap();
     assert!(
@@ -259,8 +273,11 @@ fn filter_mode_applies_the_query_live_and_shows_n_of_m() {
         "{status_line}"
     );
     assert!(status_line.contains("2 of 6"), "{status_line}");
-    let title = &screen(&app, 100, 30)[1];
-    assert!(title.contains("Artists 2 of 6"), "{title}");
+    let rows = screen(&app, 100, 30);
+    assert!(
+        rows.iter().any(|r| r.contains("Artists 2 of 6")),
+        "the table's title: {rows:#?}"
+    );
 }
 
 #[test]
@@ -268,12 +285,16 @@ fn a_bad_term_sets_the_error_and_keeps_the_last_good_filter() {
     let mut app = app();
     app.update(key('/'));
     type_text(&mut app, "status:error");
-    assert_eq!(app.view.len(), 2);
+    assert_eq!(app.table.view.len(), 2);
     for _ in 0.."error".len() {
         app.update(code(KeyCode::Backspace));
     }
-    assert_eq!(app.filter_text, "status:");
-    let err = app.filter_error.clone().expect("an error for `status:`");
+    assert_eq!(app.table.filter_text, "status:");
+    let err = app
+        .table
+        .filter_error
+        .clone()
+        .expect("an error for `status:`");
     assert!(err.contains("status is one of"), "{err}");
     assert_eq!(
         shown_names(&app),
@@ -282,12 +303,13 @@ fn a_bad_term_sets_the_error_and_keeps_the_last_good_filter() {
     );
     type_text(&mut app, "weird");
     assert!(
-        app.filter_error
+        app.table
+            .filter_error
             .as_deref()
             .unwrap()
             .contains("status:weird")
     );
-    assert_eq!(app.view.len(), 2);
+    assert_eq!(app.table.view.len(), 2);
     let status_line = screen(&app, 140, 30).pop().unwrap();
     assert!(status_line.contains("✗"), "{status_line}");
     assert!(status_line.contains("status is one of"), "{status_line}");
@@ -297,7 +319,8 @@ fn a_bad_term_sets_the_error_and_keeps_the_last_good_filter() {
     app.update(key('/'));
     type_text(&mut app, "colour:red");
     assert!(
-        app.filter_error
+        app.table
+            .filter_error
             .as_deref()
             .unwrap()
             .contains("unknown field `colour`")
@@ -306,8 +329,8 @@ fn a_bad_term_sets_the_error_and_keeps_the_last_good_filter() {
     for _ in 0.."colour:red".len() {
         app.update(code(KeyCode::Backspace));
     }
-    assert_eq!(app.filter_error, None);
-    assert_eq!(app.view.len(), 6);
+    assert_eq!(app.table.filter_error, None);
+    assert_eq!(app.table.view.len(), 6);
 }
 
 #[test]
@@ -317,8 +340,8 @@ fn esc_leaves_filter_mode_keeping_the_filter_and_enter_too() {
     type_text(&mut app, "status:error");
     assert!(app.update(esc()).is_empty());
     assert_eq!(app.mode, Mode::Normal);
-    assert_eq!(app.filter_text, "status:error");
-    assert_eq!(app.view.len(), 2);
+    assert_eq!(app.table.filter_text, "status:error");
+    assert_eq!(app.table.view.len(), 2);
     // `/` again continues editing the same text.
     app.update(key('/'));
     type_text(&mut app, " bravo");
@@ -339,10 +362,10 @@ fn leaving_filter_mode_with_an_error_shows_the_filter_that_applies() {
     app.update(enter());
     assert_eq!(app.mode, Mode::Normal);
     assert_eq!(
-        syncdeck::tui::filter::Query::parse(&app.filter_text).ok(),
-        Some(app.filter.clone()),
+        syncdeck::tui::filter::Query::parse(&app.table.filter_text).ok(),
+        Some(app.table.filter.clone()),
         "the text shown ({:?}) is not the filter applied",
-        app.filter_text
+        app.table.filter_text
     );
 }
 
@@ -352,25 +375,25 @@ fn esc_in_normal_mode_clears_marks_then_detail_then_filter() {
     app.update(key('/'));
     type_text(&mut app, "!status:syncing");
     app.update(enter());
-    assert_eq!(app.view.len(), 5);
+    assert_eq!(app.table.view.len(), 5);
     app.update(key(' '));
     app.update(enter()); // detail
-    assert!(app.show_detail);
-    assert_eq!(app.marks.len(), 1);
+    assert!(app.detail.open);
+    assert_eq!(app.table.marks.len(), 1);
 
     assert!(app.update(esc()).is_empty());
-    assert!(app.marks.is_empty(), "marks go first");
-    assert!(app.show_detail);
-    assert_eq!(app.filter_text, "!status:syncing");
+    assert!(app.table.marks.is_empty(), "marks go first");
+    assert!(app.detail.open);
+    assert_eq!(app.table.filter_text, "!status:syncing");
 
     app.update(esc());
-    assert!(!app.show_detail, "then the detail");
-    assert_eq!(app.filter_text, "!status:syncing");
+    assert!(!app.detail.open, "then the detail");
+    assert_eq!(app.table.filter_text, "!status:syncing");
 
     app.update(esc());
-    assert_eq!(app.filter_text, "", "then the filter");
-    assert_eq!(app.view.len(), 6);
-    assert_eq!(app.filter_error, None);
+    assert_eq!(app.table.filter_text, "", "then the filter");
+    assert_eq!(app.table.view.len(), 6);
+    assert_eq!(app.table.filter_error, None);
 
     // Nothing left to clear: esc is harmless.
     assert!(app.update(esc()).is_empty());
@@ -388,7 +411,7 @@ fn filtering_keeps_the_selected_artist_when_it_stays_shown() {
     assert_eq!(selected_id(&app), "a4");
     app.update(esc());
     app.update(esc());
-    assert_eq!(app.view.len(), 6);
+    assert_eq!(app.table.view.len(), 6);
     assert_eq!(selected_id(&app), "a4", "clearing the filter keeps it too");
 }
 
@@ -409,14 +432,14 @@ fn typing_a_filter_keeps_the_selection_when_the_final_filter_shows_it() {
 fn space_marks_and_moves_down_and_toggles() {
     let mut app = app();
     app.update(key(' '));
-    assert!(app.marks.contains("a1"));
+    assert!(app.table.marks.contains("a1"));
     assert_eq!(selected_id(&app), "a2");
     app.update(key(' '));
-    assert_eq!(app.marks.len(), 2);
+    assert_eq!(app.table.marks.len(), 2);
     app.update(key('g'));
     app.update(key(' '));
-    assert!(!app.marks.contains("a1"), "space again unmarks");
-    assert_eq!(app.marks.len(), 1);
+    assert!(!app.table.marks.contains("a1"), "space again unmarks");
+    assert_eq!(app.table.marks.len(), 1);
 }
 
 #[test]
@@ -426,7 +449,7 @@ fn ctrl_a_marks_every_shown_artist_only() {
     type_text(&mut app, "status:error");
     app.update(enter());
     assert!(app.update(ctrl('a')).is_empty());
-    let mut marks: Vec<_> = app.marks.iter().cloned().collect();
+    let mut marks: Vec<_> = app.table.marks.iter().cloned().collect();
     marks.sort();
     assert_eq!(marks, ["a2", "a4"]);
 }
@@ -441,7 +464,7 @@ fn shift_s_with_marks_confirms_them_counting_the_hidden_ones() {
     app.update(enter());
     select(&mut app, "a2");
     app.update(key(' '));
-    assert_eq!(app.marks.len(), 2);
+    assert_eq!(app.table.marks.len(), 2);
 
     assert!(app.update(key('S')).is_empty());
     let Mode::Confirm(c) = app.mode.clone() else {
@@ -502,7 +525,7 @@ fn n_answers_no_and_changes_nothing() {
     assert!(matches!(app.mode, Mode::Confirm(Confirm::Sync { .. })));
     assert!(app.update(key('n')).is_empty());
     assert_eq!(app.mode, Mode::Normal);
-    assert_eq!(app.marks.len(), 1, "marks stay");
+    assert_eq!(app.table.marks.len(), 1, "marks stay");
     // Esc answers no too.
     app.update(key('S'));
     assert!(app.update(esc()).is_empty());
@@ -545,7 +568,7 @@ fn shift_s_with_nothing_shown_only_says_so() {
     app.update(key('/'));
     type_text(&mut app, "nobody-has-this-name");
     app.update(enter());
-    assert!(app.view.is_empty());
+    assert!(app.table.view.is_empty());
     assert!(app.update(key('S')).is_empty());
     assert_eq!(app.mode, Mode::Normal);
     assert!(app.notice.as_deref().unwrap().contains("nothing to sync"));
@@ -710,7 +733,7 @@ fn ctrl_c_behaves_like_q_in_every_mode() {
     let mut app = self::app();
     app.update(key('/'));
     assert!(type_text(&mut app, "q").is_empty());
-    assert_eq!(app.filter_text, "q");
+    assert_eq!(app.table.filter_text, "q");
     assert_eq!(app.update(ctrl('c')), [Effect::Quit]);
 
     // In an overlay too.
@@ -818,13 +841,13 @@ fn arrows_scroll_the_log_when_it_has_the_focus() {
     app.update(key('k'));
     assert!(!app.log.follow);
     assert_eq!(app.log.scroll, 2);
-    assert_eq!(app.selected, 0, "the table does not move");
+    assert_eq!(app.table.selected, 0, "the table does not move");
     app.update(key('j'));
     app.update(key('j'));
     assert!(app.log.follow);
     app.update(code(KeyCode::Tab));
     app.update(key('j'));
-    assert_eq!(app.selected, 1);
+    assert_eq!(app.table.selected, 1);
 }
 
 #[test]
@@ -934,11 +957,16 @@ fn sorting_keeps_the_selected_artist_selected() {
     let mut app = app();
     select(&mut app, "a4");
     assert!(app.update(key('o')).is_empty());
-    assert_eq!(app.sort, SortColumn::Overall);
+    assert_eq!(app.table.sort, SortColumn::Overall);
     assert_eq!(selected_id(&app), "a4");
     assert_eq!(app.notice.as_deref(), Some("sorted by overall"));
     // Errors first, then syncing, pending, success.
-    let first: Vec<_> = app.view.iter().map(|i| app.artists[*i].overall()).collect();
+    let first: Vec<_> = app
+        .table
+        .view
+        .iter()
+        .map(|i| app.table.artists[*i].overall())
+        .collect();
     let mut sorted = first.clone();
     sorted.sort_by_key(|o| match o {
         syncdeck::store::sync_status::Overall::Error => 0,
@@ -949,15 +977,15 @@ fn sorting_keeps_the_selected_artist_selected() {
     assert_eq!(first, sorted);
 
     assert!(app.update(key('O')).is_empty());
-    assert!(app.descending);
+    assert!(app.table.descending);
     assert_eq!(selected_id(&app), "a4");
 
     // Around the whole cycle, back to name order, the selection stays.
     for _ in 0..SortColumn::ALL.len() - 1 {
         app.update(key('o'));
-        assert_eq!(selected_id(&app), "a4", "sorted by {:?}", app.sort);
+        assert_eq!(selected_id(&app), "a4", "sorted by {:?}", app.table.sort);
     }
-    assert_eq!(app.sort, SortColumn::Name);
+    assert_eq!(app.table.sort, SortColumn::Name);
     app.update(key('O'));
     assert_eq!(shown_names(&app)[0], "Alpha Band");
     assert_eq!(selected_id(&app), "a4");
@@ -1069,7 +1097,7 @@ fn refreshed_artists_replace_their_row_and_keep_the_selection() {
     a3.last_sync_error = Some("boom".into());
     assert!(app.update(Action::ArtistRefreshed(a3)).is_empty());
     assert_eq!(selected_id(&app), "a3");
-    assert_eq!(app.artists.len(), 6);
+    assert_eq!(app.table.artists.len(), 6);
     assert_eq!(
         app.selected_artist().unwrap().sync_status,
         SyncStatus::all(PartStatus::Error)
@@ -1077,7 +1105,7 @@ fn refreshed_artists_replace_their_row_and_keep_the_selection() {
     // An artist added elsewhere appears.
     let new = artist("a7", "Aardvark", SyncStatus::default(), None);
     app.update(Action::ArtistRefreshed(new));
-    assert_eq!(app.artists.len(), 7);
+    assert_eq!(app.table.artists.len(), 7);
     assert_eq!(shown_names(&app)[0], "Aardvark");
     assert_eq!(selected_id(&app), "a3");
 }
@@ -1086,11 +1114,11 @@ fn refreshed_artists_replace_their_row_and_keep_the_selection() {
 fn reloading_drops_marks_of_artists_that_are_gone() {
     let mut app = app();
     app.update(ctrl('a'));
-    assert_eq!(app.marks.len(), 6);
+    assert_eq!(app.table.marks.len(), 6);
     let fewer: Vec<_> = artists().into_iter().filter(|a| a.id != "a2").collect();
     app.update(Action::ArtistsLoaded(fewer));
-    assert_eq!(app.marks.len(), 5);
-    assert!(!app.marks.contains("a2"));
+    assert_eq!(app.table.marks.len(), 5);
+    assert!(!app.table.marks.contains("a2"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1126,13 +1154,13 @@ fn enter_toggles_the_detail_and_loads_it() {
             artist_id: "a1".into()
         }]
     );
-    assert!(app.show_detail);
+    assert!(app.detail.open);
     assert!(app.update(Action::DetailLoaded(detail_of("a1"))).is_empty());
-    assert_eq!(app.detail.as_ref().unwrap().detail.summary.id, "a1");
+    assert_eq!(app.detail.data.as_ref().unwrap().detail.summary.id, "a1");
 
     // A late answer for another artist is ignored.
     app.update(Action::DetailLoaded(detail_of("a2")));
-    assert_eq!(app.detail.as_ref().unwrap().detail.summary.id, "a1");
+    assert_eq!(app.detail.data.as_ref().unwrap().detail.summary.id, "a1");
 
     // Moving asks for the new artist's detail and forgets the old one.
     assert_eq!(
@@ -1141,11 +1169,11 @@ fn enter_toggles_the_detail_and_loads_it() {
             artist_id: "a2".into()
         }]
     );
-    assert!(app.detail.is_none());
+    assert!(app.detail.data.is_none());
 
     assert!(app.update(enter()).is_empty());
-    assert!(!app.show_detail);
-    assert!(app.detail.is_none());
+    assert!(!app.detail.open);
+    assert!(app.detail.data.is_none());
     // Without the pane, moving loads nothing.
     assert!(app.update(key('j')).is_empty());
 }
@@ -1188,9 +1216,9 @@ fn e_opens_the_env_panel_and_runs_the_checks_once() {
     let mut app = app();
     assert_eq!(app.update(key('e')), [Effect::RunEnvChecks]);
     assert_eq!(app.overlay, Some(Overlay::Env));
-    assert!(app.env_running);
+    assert!(app.env.running);
     assert!(app.update(Action::EnvLoaded(env_report())).is_empty());
-    assert!(!app.env_running);
+    assert!(!app.env.running);
 
     // Close and open again: the report is kept, nothing runs.
     assert!(app.update(esc()).is_empty());
@@ -1200,15 +1228,15 @@ fn e_opens_the_env_panel_and_runs_the_checks_once() {
 
     // R runs them again, on demand.
     assert_eq!(app.update(key('R')), [Effect::RunEnvChecks]);
-    assert!(app.env_running);
+    assert!(app.env.running);
     app.update(Action::Failed("probe crashed".into()));
-    assert!(!app.env_running);
+    assert!(!app.env.running);
     assert_eq!(app.notice.as_deref(), Some("error: probe crashed"));
 
     // In the overlay, table keys do nothing and esc closes.
     assert!(app.update(key('s')).is_empty());
     assert!(app.update(key('j')).is_empty());
-    assert_eq!(app.selected, 0);
+    assert_eq!(app.table.selected, 0);
     assert!(app.update(esc()).is_empty());
     assert_eq!(app.overlay, None);
     // Outside the overlay R does nothing.
@@ -1312,7 +1340,7 @@ fn the_plan_view_loads_on_open_then_every_five_ticks_and_closes() {
     assert_eq!(app.update(Action::Tick), [Effect::LoadPlan]);
     let forecast = common::plan_fixture::forecast(Utc::now());
     app.update(Action::PlanLoaded(Box::new(forecast.clone())));
-    assert_eq!(app.plan.as_ref().map(|f| f.artists), Some(1200));
+    assert_eq!(app.plan.forecast.as_ref().map(|f| f.artists), Some(1200));
     // Keys of the main screen do nothing under it; esc closes it, and it stops reloading.
     assert!(app.update(key('s')).is_empty());
     app.update(code(KeyCode::Esc));
@@ -1359,7 +1387,7 @@ fn run_row(id: &str, artist_id: &str, status: RunStatus) -> RunRow {
 
 /// The order a full rebuild gives, as names.
 fn rebuilt_names(app: &mut App) -> Vec<String> {
-    app.rebuild_view();
+    app.table.rebuild_view();
     shown_names(app)
 }
 
@@ -1407,7 +1435,7 @@ fn one_refreshed_artist_lands_where_a_full_rebuild_would_put_it() {
                         incremental,
                         rebuilt_names(&mut app),
                         "sort {:?} desc {descending} filter {filter:?}",
-                        app.sort
+                        app.table.sort
                     );
                 }
             }
@@ -1473,7 +1501,7 @@ fn the_poll_follows_other_processes() {
         "a3 shows as running"
     );
     assert!(!app.live.contains_key("a2"), "a2's run ended elsewhere");
-    let bravo = &app.artists[app.view[1]];
+    let bravo = &app.table.artists[app.table.view[1]];
     assert_eq!(bravo.name, "Bravo Sound");
     assert_eq!(
         bravo.overall(),
@@ -1613,7 +1641,10 @@ fn add_artist_searches_then_picks_one_result() {
     new.ticketmaster_id = "K8x2".into();
     app.update(Action::ArtistAdded(new));
     assert_eq!(selected_id(&app), "a7");
-    assert_eq!(app.filter_text, "", "the filter that hid it is cleared");
+    assert_eq!(
+        app.table.filter_text, "",
+        "the filter that hid it is cleared"
+    );
 
     // No results: a notice, no picker. Esc in the picker adds nothing.
     app.update(Action::CandidatesFound {
@@ -1651,7 +1682,7 @@ fn jobs_view_selects_cancels_and_opens_a_job() {
         }]
     );
     app.update(key('j'));
-    assert_eq!(app.jobs_selected, 1);
+    assert_eq!(app.jobs.selected, 1);
     assert!(
         app.update(key('c')).is_empty(),
         "an ended job cannot be cancelled"
@@ -1668,7 +1699,7 @@ fn jobs_view_selects_cancels_and_opens_a_job() {
         run_row("r4", "a4", RunStatus::Running),
         run_row("r2", "a2", RunStatus::Failed),
     ]));
-    assert_eq!(app.jobs_selected, 2);
+    assert_eq!(app.jobs.selected, 2);
     assert_eq!(
         app.update(enter()),
         [Effect::LoadDetail {
@@ -1676,7 +1707,7 @@ fn jobs_view_selects_cancels_and_opens_a_job() {
         }]
     );
     assert_eq!(app.overlay, None);
-    assert!(app.show_detail);
+    assert!(app.detail.open);
     assert_eq!(selected_id(&app), "a2");
 }
 
@@ -1701,15 +1732,20 @@ fn tab_cycles_to_the_detail_which_scrolls_within_its_length() {
     assert_eq!(app.focus, Focus::Log);
     app.update(code(KeyCode::Tab));
     assert_eq!(app.focus, Focus::Detail);
-    let max = view::detail_max_scroll(&app, now());
+    let max = draw_and_measure(&mut app)
+        .detail_max_scroll
+        .expect("the detail is drawn");
     assert!(max > 0, "the long error overflows the pane");
     for _ in 0..200 {
         app.update(key('j'));
     }
+    assert_eq!(
+        app.detail.scroll.position, max,
+        "the scroll stops at the end"
+    );
     assert!(
-        app.detail_scroll >= max.saturating_sub(1) && app.detail_scroll <= max + 1,
-        "scroll {} stops at the end ({max})",
-        app.detail_scroll
+        screen(&app, 80, 24).iter().any(|r| r.contains("top above")),
+        "scrolled to the end, the title says so"
     );
     assert_eq!(
         selected_id(&app),
@@ -1717,9 +1753,9 @@ fn tab_cycles_to_the_detail_which_scrolls_within_its_length() {
         "scrolling the detail does not move the table"
     );
     app.update(key('k'));
-    assert!(app.detail_scroll < max + 1);
+    assert_eq!(app.detail.scroll.position, max - 1);
     app.update(key('g'));
-    assert_eq!(app.detail_scroll, 0);
+    assert_eq!(app.detail.scroll.position, 0);
     // Closing the detail gives the keys back to the table.
     app.update(enter());
     assert_eq!(app.focus, Focus::Table);
@@ -1729,19 +1765,21 @@ fn tab_cycles_to_the_detail_which_scrolls_within_its_length() {
 fn help_scrolls_only_when_it_does_not_fit() {
     let mut app = app();
     app.update(key('?'));
+    assert_eq!(draw_and_measure(&mut app).help_max_scroll, Some(0));
     app.update(key('j'));
-    assert_eq!(app.help_scroll, 0, "at 80×24 help fits");
+    assert_eq!(app.help.scroll.position, 0, "at 80×24 help fits");
     app.update(Action::Resize {
         width: 60,
         height: 15,
     });
+    draw_and_measure(&mut app);
     for _ in 0..50 {
         app.update(key('j'));
     }
     let rows = app.keys.help().len().div_ceil(2) as u16;
-    assert_eq!(app.help_scroll, rows - (15 - 6));
+    assert_eq!(app.help.scroll.position, rows - (15 - 6));
     app.update(key('g'));
-    assert_eq!(app.help_scroll, 0);
+    assert_eq!(app.help.scroll.position, 0);
 }
 
 #[test]
@@ -1814,4 +1852,395 @@ fn the_bulk_gauge_follows_this_consoles_batch_whichever_worker_runs_it() {
         app.update(Action::Tick);
     }
     assert!(app.batch.is_none());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The jobs view: filter, sort, act on what matches
+
+/// A jobs view holding runs of every kind, with errors and durations.
+fn jobs_app() -> App {
+    let mut app = app();
+    app.update(key('J'));
+    let mut failed_timeout = run_row("r1", "a1", RunStatus::Failed);
+    failed_timeout.error = Some("setlist.fm: setlists step: no answer within 15 s".into());
+    failed_timeout.artist_name = "Sigur Rós".into();
+    failed_timeout.started_at = Some(now() - chrono::Duration::seconds(40));
+    failed_timeout.finished_at = Some(now() - chrono::Duration::seconds(10));
+    let mut failed_auth = run_row("r2", "a2", RunStatus::Failed);
+    failed_auth.error = Some("ticketmaster: the key was refused (HTTP 401)".into());
+    failed_auth.started_at = Some(now() - chrono::Duration::seconds(20));
+    failed_auth.finished_at = Some(now() - chrono::Duration::seconds(19));
+    let interrupted = run_row("r3", "a3", RunStatus::Interrupted);
+    let running = run_row("r4", "a4", RunStatus::Running);
+    let queued = run_row("r5", "a5", RunStatus::Queued);
+    let done = run_row("r6", "a6", RunStatus::Succeeded);
+    app.update(Action::JobsLoaded(vec![
+        running,
+        queued,
+        failed_timeout,
+        failed_auth,
+        interrupted,
+        done,
+    ]));
+    app
+}
+
+fn shown_jobs(app: &App) -> Vec<String> {
+    app.jobs.shown_jobs().map(|j| j.id.clone()).collect()
+}
+
+#[test]
+fn the_jobs_filter_matches_state_error_text_and_folded_names_live() {
+    let mut app = jobs_app();
+    assert_eq!(shown_jobs(&app).len(), 6);
+    app.update(key('/'));
+    assert_eq!(app.mode, Mode::JobsFilter);
+    type_text(&mut app, "state:failed");
+    assert_eq!(shown_jobs(&app), ["r1", "r2"], "applied while typing");
+    type_text(&mut app, " error:timeout");
+    assert_eq!(
+        shown_jobs(&app),
+        Vec::<String>::new(),
+        "every term must hold"
+    );
+    for _ in 0.." error:timeout".len() {
+        app.update(code(KeyCode::Backspace));
+    }
+    type_text(&mut app, " answer");
+    assert_eq!(shown_jobs(&app), ["r1"], "free text finds the error");
+    app.update(enter());
+    assert_eq!(app.mode, Mode::Normal);
+    assert_eq!(
+        app.overlay,
+        Some(Overlay::Jobs),
+        "enter keeps the view open"
+    );
+    // Accents and case folded: "sigur ros" finds "Sigur Rós".
+    app.update(key('/'));
+    for _ in 0..app.jobs.filter_text.len() {
+        app.update(code(KeyCode::Backspace));
+    }
+    type_text(&mut app, "sigur ros");
+    assert_eq!(shown_jobs(&app), ["r1"]);
+    app.update(enter());
+    // Esc clears the filter first, then closes the view.
+    app.update(code(KeyCode::Esc));
+    assert_eq!(shown_jobs(&app).len(), 6);
+    assert_eq!(app.overlay, Some(Overlay::Jobs));
+    app.update(code(KeyCode::Esc));
+    assert_eq!(app.overlay, None);
+}
+
+#[test]
+fn the_jobs_view_sorts_by_each_order_and_keeps_the_selection() {
+    let mut app = jobs_app();
+    app.update(key('j'));
+    app.update(key('j'));
+    let selected = app.jobs.selected_job().unwrap().id.clone();
+    assert_eq!(selected, "r1");
+    app.update(key('o'));
+    assert_eq!(app.jobs.sort.label(), "newest");
+    assert_eq!(
+        app.jobs.selected_job().unwrap().id,
+        selected,
+        "the same job stays selected"
+    );
+    app.update(key('o'));
+    assert_eq!(app.jobs.sort.label(), "longest");
+    assert_eq!(
+        &shown_jobs(&app)[..2],
+        ["r1", "r2"],
+        "30 s before 1 s; the rest took nothing"
+    );
+    app.update(key('o'));
+    assert_eq!(app.jobs.sort.label(), "artist");
+    assert_eq!(
+        shown_jobs(&app).first().map(String::as_str),
+        Some("r2"),
+        "artist a2 < Sigur Rós"
+    );
+    app.update(key('O'));
+    assert_eq!(
+        shown_jobs(&app).first().map(String::as_str),
+        Some("r1"),
+        "reversed"
+    );
+    app.update(key('o'));
+    assert_eq!(app.jobs.sort.label(), "state");
+    app.update(key('O'));
+    app.update(key('o'));
+    assert_eq!(app.jobs.sort.label(), "queue order");
+    assert_eq!(shown_jobs(&app), ["r4", "r5", "r1", "r2", "r3", "r6"]);
+    // The title names the order when it is not the queue's.
+    app.update(key('o'));
+    let rows = screen(&app, 120, 30);
+    assert!(rows.iter().any(|r| r.contains("by newest")), "{rows:#?}");
+}
+
+#[test]
+fn retry_and_cancel_act_on_every_job_the_filter_matches_after_asking() {
+    let mut app = jobs_app();
+    // r: the failed and interrupted jobs shown, their artists once each.
+    assert!(app.update(key('r')).is_empty());
+    let Mode::Confirm(c) = app.mode.clone() else {
+        panic!("asks first: {:?}", app.mode)
+    };
+    assert_eq!(
+        c.question(),
+        "Sync again the 3 artists of the failed jobs listed?"
+    );
+    assert_eq!(
+        app.update(key('y')),
+        [Effect::Enqueue {
+            artists: vec![
+                ("a1".into(), "Sigur Rós".into()),
+                ("a2".into(), "artist a2".into()),
+                ("a3".into(), "artist a3".into()),
+            ],
+            kind: RequestKind::RetryFailed,
+        }]
+    );
+    // Narrowed by the filter: only what matches.
+    app.update(key('/'));
+    type_text(&mut app, "error:401");
+    app.update(enter());
+    app.update(key('r'));
+    let Mode::Confirm(c) = app.mode.clone() else {
+        panic!("asks first")
+    };
+    assert_eq!(
+        c.question(),
+        "Sync again the 1 artist of the failed jobs matching \"error:401\"?"
+    );
+    assert!(app.update(key('n')).is_empty(), "no: nothing happens");
+    // C: the queued and running ones shown.
+    app.update(code(KeyCode::Esc));
+    app.update(key('C'));
+    let Mode::Confirm(c) = app.mode.clone() else {
+        panic!("asks first")
+    };
+    assert_eq!(c.question(), "Cancel the 2 queued or running jobs listed?");
+    assert_eq!(
+        app.update(enter()),
+        [Effect::CancelMany {
+            artist_ids: vec!["a4".into(), "a5".into()]
+        }]
+    );
+    // Nothing to act on: said, not asked.
+    app.update(key('/'));
+    type_text(&mut app, "state:succeeded");
+    app.update(enter());
+    assert!(app.update(key('C')).is_empty());
+    assert_eq!(app.mode, Mode::Normal);
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("no queued or running job is shown")
+    );
+}
+
+#[test]
+fn a_waiting_job_is_found_by_its_state_and_its_reason() {
+    let mut app = app();
+    app.update(Action::HeaderLoaded(HeaderInfo {
+        read_at: Some(now()),
+        ..HeaderInfo::default()
+    }));
+    app.update(key('J'));
+    let mut waiting = run_row("r7", "a1", RunStatus::Queued);
+    waiting.wait_until = Some(now() + chrono::Duration::hours(2));
+    waiting.wait_reason = Some("ticketmaster daily quota spent".into());
+    app.update(Action::JobsLoaded(vec![
+        run_row("r8", "a2", RunStatus::Queued),
+        waiting,
+    ]));
+    app.update(key('/'));
+    type_text(&mut app, "state:waiting");
+    assert_eq!(shown_jobs(&app), ["r7"]);
+    for _ in 0.."state:waiting".len() {
+        app.update(code(KeyCode::Backspace));
+    }
+    type_text(&mut app, "quota");
+    assert_eq!(shown_jobs(&app), ["r7"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scroll bounds come from the frame that drew the pane
+
+#[test]
+fn a_pane_scrolled_past_its_end_is_pulled_back_when_the_terminal_grows() {
+    let mut app = app();
+    app.update(key('e'));
+    app.update(Action::EnvLoaded(syncdeck::checks::EnvReport {
+        ok: false,
+        checks: (0..30)
+            .map(|i| syncdeck::checks::Check {
+                name: format!("CHECK_{i}"),
+                required: false,
+                status: syncdeck::checks::CheckStatus::Missing,
+                source: None,
+                preview: None,
+                latency_ms: None,
+                detail: "not set".into(),
+                hint: None,
+            })
+            .collect(),
+    }));
+    let max = draw_and_measure(&mut app).env_max_scroll.unwrap();
+    assert!(max > 0, "30 checks overflow 80×24");
+    app.update(key('G'));
+    assert_eq!(app.env.scroll.position, max);
+    // Taller: the same text needs less scrolling; the frame's measure pulls the position in.
+    app.update(Action::Resize {
+        width: 80,
+        height: 60,
+    });
+    let moved = draw_and_measure(&mut app).env_max_scroll.unwrap();
+    assert!(moved < max);
+    assert_eq!(app.env.scroll.position, moved);
+    // Before any frame nothing scrolls: the bound is unknown, not guessed.
+    let mut fresh = self::app();
+    fresh.update(key('?'));
+    fresh.update(key('j'));
+    assert_eq!(fresh.help.scroll.position, 0);
+}
+
+#[test]
+fn page_down_moves_by_the_rows_the_table_showed() {
+    let mut app = app();
+    let rows = draw_and_measure(&mut app).table_rows.unwrap();
+    assert_eq!(app.table.page_rows, Some(rows));
+    app.update(Action::Resize {
+        width: 80,
+        height: 15,
+    });
+    let small = draw_and_measure(&mut app).table_rows.unwrap();
+    assert!(small < rows, "{small} rows at 80×15, {rows} at 80×24");
+    app.update(code(KeyCode::PageDown));
+    assert_eq!(app.table.selected, usize::from(small).min(5));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Figures
+
+fn budget(provider: &str, used: u32, limit: Option<u32>) -> syncdeck::store::budgets::BudgetRow {
+    syncdeck::store::budgets::BudgetRow {
+        key: format!("{provider}:k"),
+        provider: provider.into(),
+        day_used: used,
+        day_limit: limit,
+        resets_at: None,
+        throttled_until: None,
+    }
+}
+
+fn reading(secs: i64, tm_used: u32, sf_throttled: u64) -> Action {
+    use syncdeck::providers::error::Provider;
+    use syncdeck::providers::traffic::TrafficCounts;
+    Action::HeaderLoaded(HeaderInfo {
+        budgets: vec![
+            budget("ticketmaster", tm_used, Some(5000)),
+            budget("setlist.fm", 100, Some(1440)),
+        ],
+        read_at: Some(now() + chrono::Duration::seconds(secs)),
+        traffic: vec![(
+            Provider::Setlistfm,
+            TrafficCounts {
+                sent: 50,
+                throttled: sf_throttled,
+                ..TrafficCounts::default()
+            },
+        )],
+        ..HeaderInfo::default()
+    })
+}
+
+#[test]
+fn figures_turn_readings_into_rates_and_a_minute_of_errors() {
+    let mut app = app();
+    app.update(reading(0, 1000, 0));
+    assert_eq!(
+        app.figures.providers[0].rate(),
+        None,
+        "one reading is no rate"
+    );
+    app.update(reading(2, 1010, 1));
+    assert_eq!(
+        app.figures.providers[0].rate(),
+        Some(5.0),
+        "10 calls in 2 s"
+    );
+    assert_eq!(app.figures.providers[0].used, 1010);
+    assert_eq!(app.figures.providers[0].limit, Some(5000));
+    assert_eq!(app.figures.providers[2].errors_last_minute(), (1, 0));
+    // A new day: the count restarts; the new day's calls are the rate, not a negative one.
+    app.update(reading(4, 6, 1));
+    assert_eq!(app.figures.providers[0].rate(), Some(3.0));
+    // A minute later the 429 has left the window.
+    app.update(reading(70, 6, 1));
+    assert_eq!(app.figures.providers[2].errors_last_minute(), (0, 0));
+    assert_eq!(app.figures.providers[0].rate(), Some(0.0));
+}
+
+#[test]
+fn a_header_reading_that_changes_nothing_drawn_asks_for_no_frame() {
+    let mut app = app();
+    assert!(app.take_header(HeaderInfo {
+        queued: 3,
+        read_at: Some(now()),
+        ..HeaderInfo::default()
+    }));
+    // The same figures a second later (no budgets, no traffic): nothing to draw.
+    assert!(!app.take_header(HeaderInfo {
+        queued: 3,
+        read_at: Some(now() + chrono::Duration::seconds(1)),
+        ..HeaderInfo::default()
+    }));
+    // Calls made: the rate moves, a frame is due.
+    app.take_header(HeaderInfo {
+        queued: 3,
+        budgets: vec![budget("spotify", 10, None)],
+        read_at: Some(now() + chrono::Duration::seconds(2)),
+        ..HeaderInfo::default()
+    });
+    assert!(app.take_header(HeaderInfo {
+        queued: 3,
+        budgets: vec![budget("spotify", 20, None)],
+        read_at: Some(now() + chrono::Duration::seconds(3)),
+        ..HeaderInfo::default()
+    }));
+}
+
+#[test]
+fn artists_per_minute_count_each_ended_run_once() {
+    let mut app = app();
+    let finished = |run: &str| {
+        Action::Engine(EngineEvent::Finished {
+            run_id: run.into(),
+            artist_id: "a1".into(),
+            artist_name: "Alpha".into(),
+            status: RunStatus::Succeeded,
+            error: None,
+            counts: RunCounts::default(),
+            duration: std::time::Duration::from_secs(1),
+        })
+    };
+    app.update(finished("r1"));
+    app.update(finished("r2"));
+    // The poll sees r2 (ended here) and r3 (ended in another process).
+    app.update(Action::Polled(Polled {
+        runs: vec![
+            run_row("r2", "a1", RunStatus::Succeeded),
+            run_row("r3", "a2", RunStatus::Failed),
+        ],
+        artists: Vec::new(),
+        total: None,
+        newest_update: None,
+    }));
+    assert_eq!(app.figures.done_per_minute(), 3, "within the first minute");
+    for _ in 0..60 {
+        app.update(Action::Tick);
+    }
+    app.update(finished("r4"));
+    assert_eq!(app.figures.done_per_minute(), 3, "the last full minute");
+    assert_eq!(app.figures.done.iter().sum::<u64>(), 4);
 }

@@ -1,124 +1,38 @@
 //! The console's one state and its pure `update(action) -> effects`. No IO here: effects are
-//! carried out by the event loop, whose results come back as actions.
-
-use std::collections::{HashMap, HashSet, VecDeque};
+//! carried out by the event loop, whose results come back as actions. Each pane's state and
+//! drawing live in [`super::panes`]; this module routes keys and events to them and holds
+//! what spans panes (mode, overlay, focus, the status line's notice).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use std::cmp::Ordering;
-
-use super::batch::BatchProgress;
-use super::filter::{Query, SearchKey};
 use super::keys::{Command, KeyMap};
+use super::live::{self, LiveRuns};
+use super::panes::Measured;
+use super::panes::batch::BatchProgress;
+use super::panes::confirm::Answer;
+use super::panes::detail::DetailPane;
+use super::panes::env::EnvPane;
+use super::panes::figures::Figures;
+use super::panes::help::HelpPane;
+use super::panes::jobs::{JobsAction, JobsPane};
+use super::panes::picker::Picked;
+use super::panes::plan::PlanPane;
+use super::panes::table::ArtistTable;
 use crate::checks::EnvReport;
 use crate::engine::artist_import::Candidate;
-use crate::engine::events::{LogLevel, LogLine, PartProgress};
 use crate::engine::scheduler::Forecast;
 use crate::engine::{EngineEvent, RequestKind};
-use crate::store::artists::{ArtistDetail, ArtistSummary};
-use crate::store::budgets::BudgetRow;
-use crate::store::runs::{AttemptRow, RunRow, RunStatus};
-use crate::store::sync_status::{Overall, PartStatus, Source};
+use crate::store::artists::ArtistSummary;
+use crate::store::runs::RunRow;
+use crate::store::sync_status::{PartStatus, Source};
 
-/// Columns the table sorts by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SortColumn {
-    Name,
-    Overall,
-    Ticketmaster,
-    Spotify,
-    Setlistfm,
-    LastSync,
-    Shows,
-    Songs,
-    LastError,
-}
-
-impl SortColumn {
-    pub const ALL: [SortColumn; 9] = [
-        SortColumn::Name,
-        SortColumn::Overall,
-        SortColumn::Ticketmaster,
-        SortColumn::Spotify,
-        SortColumn::Setlistfm,
-        SortColumn::LastSync,
-        SortColumn::Shows,
-        SortColumn::Songs,
-        SortColumn::LastError,
-    ];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            SortColumn::Name => "name",
-            SortColumn::Overall => "overall",
-            SortColumn::Ticketmaster => "ticketmaster",
-            SortColumn::Spotify => "spotify",
-            SortColumn::Setlistfm => "setlist.fm",
-            SortColumn::LastSync => "last sync",
-            SortColumn::Shows => "shows",
-            SortColumn::Songs => "songs",
-            SortColumn::LastError => "last error",
-        }
-    }
-
-    fn next(self) -> SortColumn {
-        let i = SortColumn::ALL.iter().position(|c| *c == self).unwrap_or(0);
-        SortColumn::ALL[(i + 1) % SortColumn::ALL.len()]
-    }
-}
-
-/// A question waiting for y/n.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Confirm {
-    /// Sync these artists; `hidden` of them are hidden by the filter.
-    Sync {
-        artists: Vec<(String, String)>,
-        hidden: usize,
-        marked: bool,
-        /// What it will cost (calls per provider against what is left today) and when it
-        /// ends, as `sync --plan` says it.
-        estimate: Vec<String>,
-    },
-    RetryFailed {
-        count: usize,
-    },
-    CancelAll {
-        active: usize,
-    },
-    Quit {
-        running: usize,
-    },
-}
-
-impl Confirm {
-    pub fn question(&self) -> String {
-        match self {
-            Confirm::Sync {
-                artists,
-                hidden,
-                marked,
-                ..
-            } => {
-                let what = if *marked { "marked" } else { "shown" };
-                let hidden = if *hidden > 0 {
-                    format!(" ({hidden} of them hidden by the filter)")
-                } else {
-                    String::new()
-                };
-                format!("Sync {} {what} artists{hidden}?", artists.len())
-            }
-            Confirm::RetryFailed { count } => format!("Retry {count} failed artists?"),
-            Confirm::CancelAll { active } => {
-                format!("Cancel all {active} queued or running syncs?")
-            }
-            Confirm::Quit { running } => format!(
-                "{running} sync{} running here. Quit and put {} back in the queue (nothing is left syncing)?",
-                if *running == 1 { " is" } else { "s are" },
-                if *running == 1 { "it" } else { "them" }
-            ),
-        }
-    }
-}
+pub use super::live::Live;
+pub use super::panes::confirm::Confirm;
+pub use super::panes::detail::DetailData;
+pub use super::panes::header::HeaderInfo;
+pub use super::panes::log::LogPane;
+pub use super::panes::picker::Picker;
+pub use super::panes::table::SortColumn;
 
 /// What has the keyboard.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,25 +42,14 @@ pub enum Mode {
     Filter,
     /// Typing a log search.
     LogSearch,
+    /// Typing the jobs view's filter; live-applied.
+    JobsFilter,
     Confirm(Confirm),
     /// Typing an artist name to add (Ticketmaster search).
     AddArtist,
     /// Picking one of Ticketmaster's search results to import.
     PickArtist(Picker),
 }
-
-/// Ticketmaster's answers to an add-artist search, one of them selected.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Picker {
-    pub query: String,
-    pub candidates: Vec<Candidate>,
-    /// Per candidate: an artist with its Ticketmaster id is here already.
-    pub present: Vec<bool>,
-    pub selected: usize,
-}
-
-/// How often (in 1 s ticks) the open plan view reads the forecast again.
-const PLAN_EVERY_TICKS: u32 = 5;
 
 /// A full-screen panel over the main screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,94 +70,6 @@ pub enum Focus {
     Detail,
 }
 
-/// The detail pane's data for one artist.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DetailData {
-    pub detail: ArtistDetail,
-    pub runs: Vec<(RunRow, Vec<AttemptRow>)>,
-}
-
-/// The header's facts.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct HeaderInfo {
-    pub database: String,
-    pub workers: usize,
-    pub slots: usize,
-    pub budgets: Vec<BudgetRow>,
-    pub queued: i64,
-    pub running: i64,
-    /// The queue's pause switch (`syncdeck queue pause`, `P`): no worker starts a run.
-    pub paused: bool,
-    /// When these were read (the budgets' day is measured from it).
-    pub read_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-/// The live state of one artist's run, from engine events.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Live {
-    pub run_id: String,
-    pub running: bool,
-    pub step: Option<(Source, String)>,
-    pub progress: HashMap<Source, PartProgress>,
-    pub retry: Option<String>,
-}
-
-/// A bounded ring of log lines with follow mode.
-#[derive(Debug, Clone)]
-pub struct LogPane {
-    pub lines: VecDeque<LogLine>,
-    pub capacity: usize,
-    /// Stick to the newest line; turns off when scrolling up, on again at the end.
-    pub follow: bool,
-    /// Lines from the end when not following.
-    pub scroll: usize,
-    pub min_level: LogLevel,
-    pub only_selected: bool,
-    pub search: String,
-    pub dropped: u64,
-}
-
-impl LogPane {
-    pub fn new(capacity: usize) -> LogPane {
-        LogPane {
-            lines: VecDeque::with_capacity(capacity.min(4096)),
-            capacity,
-            follow: true,
-            scroll: 0,
-            min_level: LogLevel::Info,
-            only_selected: false,
-            search: String::new(),
-            dropped: 0,
-        }
-    }
-
-    pub fn push(&mut self, line: LogLine) {
-        if self.lines.len() == self.capacity {
-            self.lines.pop_front();
-            self.dropped += 1;
-        }
-        self.lines.push_back(line);
-    }
-
-    /// Whether a line passes the level, artist and search filters.
-    pub fn passes(&self, l: &LogLine, artist: Option<&str>) -> bool {
-        l.level >= self.min_level
-            && (!self.only_selected || artist.is_some_and(|a| l.artist_id.as_deref() == Some(a)))
-            && (self.search.is_empty()
-                || l.message
-                    .to_lowercase()
-                    .contains(&self.search.to_lowercase()))
-    }
-
-    /// The lines that pass the level, artist and search filters.
-    pub fn visible<'a>(
-        &'a self,
-        artist: Option<&'a str>,
-    ) -> impl Iterator<Item = &'a LogLine> + 'a {
-        self.lines.iter().filter(move |l| self.passes(l, artist))
-    }
-}
-
 /// What the event loop must do; its result comes back as an [`Action`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
@@ -265,6 +80,10 @@ pub enum Effect {
     RetryFailed,
     Cancel {
         artist_id: String,
+    },
+    /// Cancel the queued or running syncs of these artists (the jobs view's matching jobs).
+    CancelMany {
+        artist_ids: Vec<String>,
     },
     CancelAll,
     LoadArtists,
@@ -332,6 +151,8 @@ pub enum Action {
     },
     /// An artist was imported (select it once it is in the table).
     ArtistAdded(ArtistSummary),
+    /// What the last frame measured (scroll bounds, rows per page).
+    Drawn(Measured),
 }
 
 /// The console's periodic look at the database: the runs active now or finished lately (in
@@ -348,50 +169,29 @@ pub struct Polled {
     pub newest_update: Option<Option<String>>,
 }
 
-/// The console's state.
+/// The console's state: one component per pane, and what spans them.
 pub struct App {
-    pub artists: Vec<ArtistSummary>,
-    /// Per artist (same index): its lower-cased name and Ticketmaster id.
-    search_keys: Vec<SearchKey>,
-    index: HashMap<String, usize>,
-    /// Indices into `artists`: filtered and sorted.
-    pub view: Vec<usize>,
-    pub selected: usize,
-    pub marks: HashSet<String>,
-    pub filter_text: String,
-    pub filter: Query,
-    pub filter_error: Option<String>,
-    /// The last filter text that parsed (what applies while the typed text has an error).
-    filter_applied: String,
-    /// The artist selected when filter mode began: kept selected whenever it is shown.
-    filter_anchor: Option<String>,
-    pub sort: SortColumn,
-    pub descending: bool,
+    pub table: ArtistTable,
+    pub detail: DetailPane,
+    pub log: LogPane,
+    pub jobs: JobsPane,
+    pub env: EnvPane,
+    pub help: HelpPane,
+    pub plan: PlanPane,
+    pub header: HeaderInfo,
+    /// Requests per second, 429s and 5xx, quota gauges, artists per minute.
+    pub figures: Figures,
+    /// The bulk work this console queued, while it runs and a little after.
+    pub batch: Option<BatchProgress>,
+    /// Runs in flight, by artist (any process).
+    pub live: LiveRuns,
+    /// The limits and rates the engine's clients use (bulk-sync estimates).
+    pub clients: crate::engine::clients::ClientSettings,
     pub mode: Mode,
     pub overlay: Option<Overlay>,
     pub focus: Focus,
-    pub show_detail: bool,
-    pub detail: Option<DetailData>,
-    pub live: HashMap<String, Live>,
-    pub log: LogPane,
-    pub header: HeaderInfo,
-    pub jobs: Vec<RunRow>,
-    /// The limits and rates the engine's clients use (bulk-sync estimates).
-    pub clients: crate::engine::clients::ClientSettings,
-    /// The bulk work this console queued, while it runs and a little after.
-    pub batch: Option<BatchProgress>,
-    /// The scheduler's last forecast (the plan view), and ticks since it was asked for.
-    pub plan: Option<Forecast>,
-    pub plan_ticks: u32,
-    /// The selected row of the jobs view.
-    pub jobs_selected: usize,
-    /// Lines scrolled down in the detail pane and in the help.
-    pub detail_scroll: u16,
-    pub help_scroll: u16,
-    pub env_scroll: u16,
-    pub env: Option<EnvReport>,
-    pub env_running: bool,
     pub notice: Option<String>,
+    /// The add-artist name being typed.
     pub input: String,
     pub keys: KeyMap,
     pub mouse: bool,
@@ -400,45 +200,26 @@ pub struct App {
     pub height: u16,
     /// Runs executing in this process (for the quit question).
     pub running_here: usize,
-    /// Every artist has been read at least once.
-    pub loaded: bool,
 }
 
 impl App {
     pub fn new(keys: KeyMap) -> App {
         App {
-            artists: Vec::new(),
-            search_keys: Vec::new(),
-            index: HashMap::new(),
-            view: Vec::new(),
-            selected: 0,
-            marks: HashSet::new(),
-            filter_text: String::new(),
-            filter: Query::default(),
-            filter_error: None,
-            filter_applied: String::new(),
-            filter_anchor: None,
-            sort: SortColumn::Name,
-            descending: false,
+            table: ArtistTable::default(),
+            detail: DetailPane::default(),
+            log: LogPane::new(5000),
+            jobs: JobsPane::default(),
+            env: EnvPane::default(),
+            help: HelpPane::default(),
+            plan: PlanPane::default(),
+            header: HeaderInfo::default(),
+            figures: Figures::default(),
+            batch: None,
+            live: LiveRuns::new(),
+            clients: crate::engine::clients::ClientSettings::default(),
             mode: Mode::Normal,
             overlay: None,
             focus: Focus::Table,
-            show_detail: false,
-            detail: None,
-            live: HashMap::new(),
-            log: LogPane::new(5000),
-            header: HeaderInfo::default(),
-            jobs: Vec::new(),
-            clients: crate::engine::clients::ClientSettings::default(),
-            plan: None,
-            plan_ticks: 0,
-            batch: None,
-            jobs_selected: 0,
-            detail_scroll: 0,
-            help_scroll: 0,
-            env_scroll: 0,
-            env: None,
-            env_running: false,
             notice: None,
             input: String::new(),
             keys,
@@ -447,142 +228,30 @@ impl App {
             width: 80,
             height: 24,
             running_here: 0,
-            loaded: false,
         }
     }
 
     pub fn selected_artist(&self) -> Option<&ArtistSummary> {
-        self.view
-            .get(self.selected)
-            .and_then(|i| self.artists.get(*i))
+        self.table.selected_artist()
     }
 
     pub fn active_count(&self) -> usize {
         self.live.len()
     }
 
-    /// The artist to keep selected across a change of the view: while typing a filter, the
-    /// one selected when filtering began; otherwise the one selected now.
-    fn selection_to_keep(&self) -> Option<String> {
-        self.filter_anchor
-            .clone()
-            .filter(|_| self.mode == Mode::Filter)
-            .or_else(|| self.selected_artist().map(|a| a.id.clone()))
-    }
-
-    fn restore_selection(&mut self, keep: Option<String>) {
-        self.selected = keep
-            .and_then(|id| self.index.get(&id).copied())
-            .and_then(|i| self.view.iter().position(|v| *v == i))
-            .unwrap_or(self.selected)
-            .min(self.view.len().saturating_sub(1));
-    }
-
-    /// The table's order: the sort column, then the name, then the row (a total order, so one
-    /// changed artist can be put back in place by binary search).
-    fn row_order(&self, x: usize, y: usize) -> Ordering {
-        let (a, b) = (&self.artists[x], &self.artists[y]);
-        let primary = match self.sort {
-            SortColumn::Name => Ordering::Equal,
-            SortColumn::Overall => overall_rank(a.overall()).cmp(&overall_rank(b.overall())),
-            SortColumn::Ticketmaster => part_order(a, b, Source::Ticketmaster),
-            SortColumn::Spotify => part_order(a, b, Source::Spotify),
-            SortColumn::Setlistfm => part_order(a, b, Source::Setlistfm),
-            SortColumn::LastSync => a.last_sync.cmp(&b.last_sync),
-            SortColumn::Shows => a.upcoming_shows_count.cmp(&b.upcoming_shows_count),
-            SortColumn::Songs => a.songs_count.cmp(&b.songs_count),
-            SortColumn::LastError => a.last_sync_error.cmp(&b.last_sync_error),
-        };
-        let order = primary
-            .then_with(|| self.search_keys[x].name.cmp(&self.search_keys[y].name))
-            .then(x.cmp(&y));
-        if self.descending {
-            order.reverse()
-        } else {
-            order
-        }
-    }
-
-    fn shown(&self, i: usize) -> bool {
-        self.filter
-            .matches_row(&self.artists[i], &self.search_keys[i])
-    }
-
-    /// Rebuilds `view` from the filter and sort, keeping the selected artist selected.
-    pub fn rebuild_view(&mut self) {
-        let keep = self.selection_to_keep();
-        let mut view: Vec<usize> = (0..self.artists.len()).filter(|i| self.shown(*i)).collect();
-        view.sort_unstable_by(|x, y| self.row_order(*x, *y));
-        self.view = view;
-        self.selected = 0;
-        self.restore_selection(keep);
-    }
-
-    /// Puts one new or changed artist in place: O(log n) to find its row, a move of the
-    /// indices after it, no sort and no filter pass over the others.
-    fn upsert_artist(&mut self, artist: ArtistSummary) {
-        let keep = self.selection_to_keep();
-        let key = SearchKey::of(&artist);
-        let i = match self.index.get(&artist.id) {
-            Some(i) => {
-                let i = *i;
-                if let Some(at) = self.view.iter().position(|v| *v == i) {
-                    self.view.remove(at);
-                }
-                self.artists[i] = artist;
-                self.search_keys[i] = key;
-                i
-            }
-            None => {
-                let i = self.artists.len();
-                self.index.insert(artist.id.clone(), i);
-                self.artists.push(artist);
-                self.search_keys.push(key);
-                i
-            }
-        };
-        if self.shown(i) {
-            let at = self
-                .view
-                .partition_point(|v| self.row_order(*v, i) == Ordering::Less);
-            self.view.insert(at, i);
-        }
-        self.restore_selection(keep);
-    }
-
-    fn set_artists(&mut self, artists: Vec<ArtistSummary>) {
-        self.index = artists
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (a.id.clone(), i))
-            .collect();
-        self.search_keys = artists.iter().map(SearchKey::of).collect();
-        self.artists = artists;
-        self.loaded = true;
-        self.marks.retain(|id| self.index.contains_key(id));
-        self.rebuild_view();
-    }
-
-    fn move_selection(&mut self, delta: i64) {
-        if self.view.is_empty() {
-            self.selected = 0;
-            return;
-        }
-        let last = self.view.len() as i64 - 1;
-        self.selected = (self.selected as i64 + delta).clamp(0, last) as usize;
-    }
-
+    /// Rows of a page: what the last frame showed of the table, or (before the first
+    /// frame) what a terminal of this height shows.
     fn page(&self) -> i64 {
-        i64::from(self.height.saturating_sub(10).max(1))
+        i64::from(
+            self.table
+                .page_rows
+                .unwrap_or_else(|| self.height.saturating_sub(10))
+                .max(1),
+        )
     }
 
     fn detail_effect(&self) -> Vec<Effect> {
-        match (self.show_detail, self.selected_artist()) {
-            (true, Some(a)) => vec![Effect::LoadDetail {
-                artist_id: a.id.clone(),
-            }],
-            _ => Vec::new(),
-        }
+        self.detail.load(self.table.selected_artist())
     }
 
     /// The pure state transition.
@@ -596,35 +265,25 @@ impl App {
             }
             Action::Tick => {
                 self.tick_batch();
+                self.figures.tick();
                 match self.overlay {
                     // The jobs view follows the queue while it is open.
                     Some(Overlay::Jobs) => vec![Effect::LoadJobs],
-                    // The plan reads every artist's freshness: every few seconds will do.
-                    Some(Overlay::Plan) => {
-                        self.plan_ticks += 1;
-                        if self.plan_ticks >= PLAN_EVERY_TICKS {
-                            self.plan_ticks = 0;
-                            vec![Effect::LoadPlan]
-                        } else {
-                            Vec::new()
-                        }
-                    }
+                    Some(Overlay::Plan) if self.plan.tick() => vec![Effect::LoadPlan],
                     _ => Vec::new(),
                 }
             }
             Action::ArtistsLoaded(list) => {
-                self.set_artists(list);
+                self.table.set_artists(list);
                 self.detail_effect()
             }
             Action::ArtistRefreshed(a) => {
-                self.upsert_artist(a);
+                self.table.upsert(a);
                 self.detail_effect()
             }
             Action::Engine(ev) => self.on_engine(ev),
             Action::DetailLoaded(d) => {
-                if self.selected_artist().map(|a| &a.id) == Some(&d.detail.summary.id) {
-                    self.detail = Some(d);
-                }
+                self.detail.loaded(d, self.table.selected_artist());
                 Vec::new()
             }
             Action::BatchQueued(run_ids) => {
@@ -634,69 +293,28 @@ impl App {
                 Vec::new()
             }
             Action::PlanLoaded(forecast) => {
-                self.plan = Some(*forecast);
+                self.plan.forecast = Some(*forecast);
                 Vec::new()
             }
             Action::JobsLoaded(jobs) => {
-                // Keep the same job selected while the list moves.
-                let selected = self.jobs.get(self.jobs_selected).map(|j| j.id.clone());
-                self.jobs = jobs;
-                self.jobs_selected = selected
-                    .and_then(|id| self.jobs.iter().position(|j| j.id == id))
-                    .unwrap_or(self.jobs_selected)
-                    .min(self.jobs.len().saturating_sub(1));
+                // "Waiting" is judged as of the header's last reading (a pure update).
+                let now = self.header.read_at.unwrap_or(chrono::DateTime::UNIX_EPOCH);
+                self.jobs.loaded(jobs, now);
                 Vec::new()
             }
-            Action::CandidatesFound { query, candidates } => {
-                if candidates.is_empty() {
-                    self.notice = Some(format!(
-                        "Ticketmaster has no attraction matching \"{}\"; check the spelling",
-                        crate::text::sanitize(&query)
-                    ));
-                    return Vec::new();
-                }
-                let wanted: HashSet<&str> = candidates
-                    .iter()
-                    .map(|c| c.ticketmaster_id.as_str())
-                    .collect();
-                let here: HashSet<&str> = self
-                    .artists
-                    .iter()
-                    .map(|a| a.ticketmaster_id.as_str())
-                    .filter(|id| wanted.contains(id))
-                    .collect();
-                let present = candidates
-                    .iter()
-                    .map(|c| here.contains(c.ticketmaster_id.as_str()))
-                    .collect();
-                // Start on the first exact name match, else the first result.
-                let lower = query.trim().to_lowercase();
-                let selected = candidates
-                    .iter()
-                    .position(|c| c.name.to_lowercase() == lower)
-                    .unwrap_or(0);
-                self.notice = None;
-                self.mode = Mode::PickArtist(Picker {
-                    query,
-                    candidates,
-                    present,
-                    selected,
-                });
-                Vec::new()
-            }
+            Action::CandidatesFound { query, candidates } => self.on_candidates(query, candidates),
             Action::ArtistAdded(a) => {
                 let id = a.id.clone();
-                self.upsert_artist(a);
+                self.table.upsert(a);
                 self.select_artist(&id);
                 self.detail_effect()
             }
             Action::EnvLoaded(report) => {
-                self.env = Some(report);
-                self.env_running = false;
+                self.env.loaded(report);
                 Vec::new()
             }
             Action::HeaderLoaded(h) => {
-                self.header = h;
+                self.take_header(h);
                 Vec::new()
             }
             Action::Notice(text) => {
@@ -705,64 +323,70 @@ impl App {
             }
             Action::Failed(text) => {
                 self.notice = Some(format!("error: {text}"));
-                self.env_running = false;
+                self.env.running = false;
                 Vec::new()
             }
             Action::ScrollLog(delta) => {
-                self.scroll_log(delta);
+                self.log.scroll_by(delta);
                 Vec::new()
             }
             Action::Polled(p) => self.on_polled(p),
             Action::ActiveRuns(runs) => {
-                let active: HashSet<&str> = runs.iter().map(|r| r.artist_id.as_str()).collect();
+                let active: std::collections::HashSet<&str> =
+                    runs.iter().map(|r| r.artist_id.as_str()).collect();
                 self.live.retain(|id, _| active.contains(id.as_str()));
                 for r in &runs {
-                    self.track_run(r);
+                    live::track(&mut self.live, r);
                 }
                 Vec::new()
             }
+            Action::Drawn(m) => {
+                self.measured(m);
+                Vec::new()
+            }
         }
+    }
+
+    /// A header reading; returns whether anything drawn changed (its time and the traffic
+    /// counters themselves are not drawn, only what the figures make of them).
+    pub fn take_header(&mut self, h: HeaderInfo) -> bool {
+        let figures = self.figures.observe(&h);
+        let old = &self.header;
+        let changed = (&h.database, h.workers, h.slots, &h.budgets)
+            != (&old.database, old.workers, old.slots, &old.budgets)
+            || (h.queued, h.running, h.paused) != (old.queued, old.running, old.paused);
+        self.header = h;
+        figures || changed
+    }
+
+    /// Takes what a frame measured; returns whether a scroll position had to move (the
+    /// terminal shrank), so the loop draws again.
+    pub fn measured(&mut self, m: Measured) -> bool {
+        let mut moved = false;
+        if let Some(max) = m.detail_max_scroll {
+            moved |= self.detail.scroll.measured(max);
+        }
+        if let Some(max) = m.help_max_scroll {
+            moved |= self.help.scroll.measured(max);
+        }
+        if let Some(max) = m.env_max_scroll {
+            moved |= self.env.scroll.measured(max);
+        }
+        if m.table_rows.is_some() {
+            self.table.page_rows = m.table_rows;
+        }
+        if m.jobs_rows.is_some() {
+            self.jobs.page_rows = m.jobs_rows;
+        }
+        moved
     }
 
     /// Whether a poll would change nothing shown (the loop then skips the redraw). Built from
     /// the same three questions `on_polled` acts on.
     pub fn poll_changes_nothing(&self, p: &Polled) -> bool {
-        !self.count_moved(p.total)
-            && p.artists.iter().all(|a| self.is_current(a))
-            && p.runs.iter().all(|r| self.live_change(r).is_none())
-    }
-
-    /// A polled count of artists that differs from the table (not before the first load:
-    /// that load is on its way).
-    fn count_moved(&self, total: Option<i64>) -> bool {
-        self.loaded && total.is_some_and(|t| t != self.artists.len() as i64)
-    }
-
-    /// The table holds this artist exactly as it is.
-    fn is_current(&self, a: &ArtistSummary) -> bool {
-        self.index
-            .get(&a.id)
-            .is_some_and(|i| self.artists[*i] == *a)
-    }
-
-    /// What a run read from the database changes in `live`, if anything.
-    fn live_change(&self, r: &RunRow) -> Option<LiveChange> {
-        match (self.live.get(&r.artist_id), r.status.is_active()) {
-            (Some(l), true) if l.run_id == r.id && (l.running || r.status == RunStatus::Queued) => {
-                None
-            }
-            (_, true) => Some(LiveChange::Track),
-            // Ended in another process (this one's own runs end by event).
-            (Some(l), false) if l.run_id == r.id => Some(LiveChange::End),
-            (_, false) => None,
-        }
-    }
-
-    /// Shows an active run (of any process) in its artist's row.
-    fn track_run(&mut self, r: &RunRow) {
-        let live = self.live.entry(r.artist_id.clone()).or_default();
-        live.run_id.clone_from(&r.id);
-        live.running |= r.status == RunStatus::Running;
+        !self.table.count_moved(p.total)
+            && p.artists.iter().all(|a| self.table.is_current(a))
+            && p.runs.iter().all(|r| live::change(&self.live, r).is_none())
     }
 
     fn on_polled(&mut self, p: Polled) -> Vec<Effect> {
@@ -772,25 +396,22 @@ impl App {
                 b.ended(&r.id, r.status);
             }
         }
-        for r in &p.runs {
-            match self.live_change(r) {
-                Some(LiveChange::Track) => self.track_run(r),
-                Some(LiveChange::End) => {
-                    self.live.remove(&r.artist_id);
-                }
-                None => {}
-            }
+        for r in p.runs.iter().filter(|r| !r.status.is_active()) {
+            self.figures.run_ended(&r.id);
         }
-        let selected = self.selected_artist().map(|a| a.id.clone());
+        for r in &p.runs {
+            live::apply(&mut self.live, r);
+        }
+        let selected = self.table.selected_id();
         let mut selected_changed = false;
         for a in p.artists {
-            if !self.is_current(&a) {
+            if !self.table.is_current(&a) {
                 selected_changed |= selected.as_deref() == Some(a.id.as_str());
-                self.upsert_artist(a);
+                self.table.upsert(a);
             }
         }
         let mut effects = Vec::new();
-        if self.count_moved(p.total) {
+        if self.table.count_moved(p.total) {
             // Artists were added or removed elsewhere: read them all again.
             effects.push(Effect::LoadArtists);
         }
@@ -800,202 +421,96 @@ impl App {
         effects
     }
 
-    fn scroll_log(&mut self, delta: i32) {
-        let max = self.log.lines.len().saturating_sub(1);
-        if delta > 0 {
-            // Up: older lines; following stops.
-            self.log.scroll = (self.log.scroll + delta as usize).min(max);
-            self.log.follow = false;
-        } else {
-            self.log.scroll = self
-                .log
-                .scroll
-                .saturating_sub(delta.unsigned_abs() as usize);
-            if self.log.scroll == 0 {
-                self.log.follow = true;
-            }
-        }
-    }
-
     fn on_engine(&mut self, ev: EngineEvent) -> Vec<Effect> {
-        match ev {
+        match &ev {
             EngineEvent::Log(line) => {
-                let selected = self.selected_artist().map(|a| a.id.clone());
-                let shown = self.log.passes(&line, selected.as_deref());
-                self.log.push(line);
-                if !self.log.follow && shown {
-                    // Keep the same lines in view while new ones arrive below; hidden lines
-                    // do not move it.
-                    let visible = self.log.visible(selected.as_deref()).count();
-                    self.log.scroll = (self.log.scroll + 1).min(visible.saturating_sub(1));
-                }
-                Vec::new()
-            }
-            EngineEvent::Queued {
-                run_id, artist_id, ..
-            } => {
-                self.live.entry(artist_id).or_insert_with(|| Live {
-                    run_id,
-                    ..Live::default()
-                });
-                Vec::new()
-            }
-            EngineEvent::Started {
-                run_id, artist_id, ..
-            } => {
-                let live = self.live.entry(artist_id.clone()).or_default();
-                live.run_id = run_id;
-                live.running = true;
-                live.retry = None;
-                vec![Effect::RefreshArtist { artist_id }]
-            }
-            EngineEvent::Step {
-                artist_id,
-                source,
-                step,
-                ..
-            } => {
-                let live = self.live.entry(artist_id).or_default();
-                live.running = true;
-                live.step = Some((source, step));
-                Vec::new()
-            }
-            EngineEvent::Progress {
-                artist_id,
-                source,
-                progress,
-                ..
-            } => {
-                self.live
-                    .entry(artist_id)
-                    .or_default()
-                    .progress
-                    .insert(source, progress);
-                Vec::new()
-            }
-            EngineEvent::Retrying {
-                artist_id, reason, ..
-            } => {
-                let live = self.live.entry(artist_id.clone()).or_default();
-                live.running = false;
-                live.retry = Some(reason);
-                vec![Effect::RefreshArtist { artist_id }]
-            }
-            EngineEvent::PartFinished { artist_id, .. } => {
-                vec![Effect::RefreshArtist { artist_id }]
-            }
-            EngineEvent::Finished {
-                artist_id,
-                run_id,
-                status,
-                ..
-            } => {
-                if let Some(b) = &mut self.batch {
-                    b.ended(&run_id, status);
-                }
-                self.live.remove(&artist_id);
-                vec![Effect::RefreshArtist { artist_id }]
-            }
-            EngineEvent::Waiting {
-                artist_id,
-                until,
-                reason,
-                ..
-            } => {
-                let live = self.live.entry(artist_id.clone()).or_default();
-                live.running = false;
-                live.step = None;
-                live.retry = Some(format!(
-                    "waiting until {} for the quota reset: {reason}",
-                    until.with_timezone(&chrono::Local).format("%H:%M:%S")
-                ));
-                vec![Effect::RefreshArtist { artist_id }]
-            }
-            EngineEvent::Requeued { artist_id, .. } => {
-                if let Some(l) = self.live.get_mut(&artist_id) {
-                    l.running = false;
-                }
-                vec![Effect::RefreshArtist { artist_id }]
+                let selected = self.table.selected_id();
+                self.log.receive(line.clone(), selected.as_deref());
+                return Vec::new();
             }
             // A failing database (full disk, lost connection) on the status line, as an error.
             EngineEvent::Database { usable, message } => {
-                self.notice = Some(if usable {
-                    message
+                self.notice = Some(if *usable {
+                    message.clone()
                 } else {
                     format!("error: {message}")
                 });
-                Vec::new()
+                return Vec::new();
             }
+            EngineEvent::Finished { run_id, status, .. } => {
+                if let Some(b) = &mut self.batch {
+                    b.ended(run_id, *status);
+                }
+                self.figures.run_ended(run_id);
+            }
+            _ => {}
+        }
+        match live::on_event(&mut self.live, &ev) {
+            Some(artist_id) => vec![Effect::RefreshArtist { artist_id }],
+            None => Vec::new(),
         }
     }
 
-    /// Shows every artist again.
-    fn clear_filter(&mut self) {
-        self.filter_text.clear();
-        self.filter_applied.clear();
-        self.filter = Query::default();
-        self.filter_error = None;
-        self.rebuild_view();
+    fn on_candidates(&mut self, query: String, candidates: Vec<Candidate>) -> Vec<Effect> {
+        if candidates.is_empty() {
+            self.notice = Some(format!(
+                "Ticketmaster has no attraction matching \"{}\"; check the spelling",
+                crate::text::sanitize(&query)
+            ));
+            return Vec::new();
+        }
+        let ids_here = self
+            .table
+            .artists
+            .iter()
+            .map(|a| a.ticketmaster_id.as_str());
+        let picker = Picker::new(query, candidates, ids_here);
+        self.notice = None;
+        self.mode = Mode::PickArtist(picker);
+        Vec::new()
     }
 
     /// Selects this artist, clearing the filter if it hides it.
     fn select_artist(&mut self, id: &str) {
-        let Some(i) = self.index.get(id).copied() else {
-            return;
-        };
-        if !self.view.contains(&i) {
-            self.clear_filter();
-        }
-        if let Some(at) = self.view.iter().position(|v| *v == i) {
-            self.selected = at;
-            self.detail = None;
+        if self.table.select(id) {
+            self.detail.forget();
         }
     }
 
     fn on_pick_key(&mut self, key: KeyEvent, mut picker: Picker) -> Vec<Effect> {
-        let last = picker.candidates.len().saturating_sub(1);
-        match key.code {
-            KeyCode::Esc => {
+        match picker.on_key(&key, &self.keys) {
+            Picked::Picking => {
+                self.mode = Mode::PickArtist(picker);
+                Vec::new()
+            }
+            Picked::Cancelled => {
                 self.mode = Mode::Normal;
                 self.notice = Some("nothing added".into());
-                return Vec::new();
+                Vec::new()
             }
-            KeyCode::Enter => {
+            Picked::Chosen { candidate, present } => {
                 self.mode = Mode::Normal;
-                let Some(c) = picker.candidates.get(picker.selected) else {
-                    return Vec::new();
-                };
-                if picker.present.get(picker.selected) == Some(&true) {
+                let name = crate::text::sanitize(&candidate.name);
+                if present {
                     let existing = self
+                        .table
                         .artists
                         .iter()
-                        .find(|a| a.ticketmaster_id == c.ticketmaster_id)
+                        .find(|a| a.ticketmaster_id == candidate.ticketmaster_id)
                         .map(|a| a.id.clone());
-                    self.notice = Some(format!(
-                        "{} is here already; selected it",
-                        crate::text::sanitize(&c.name)
-                    ));
+                    self.notice = Some(format!("{name} is here already; selected it"));
                     if let Some(id) = existing {
                         self.select_artist(&id);
                     }
                     return self.detail_effect();
                 }
-                self.notice = Some(format!("adding {}…", crate::text::sanitize(&c.name)));
-                return vec![Effect::ImportArtist {
-                    ticketmaster_id: c.ticketmaster_id.clone(),
-                    name: c.name.clone(),
-                }];
+                self.notice = Some(format!("adding {name}…"));
+                vec![Effect::ImportArtist {
+                    ticketmaster_id: candidate.ticketmaster_id,
+                    name: candidate.name,
+                }]
             }
-            _ => match self.keys.command(&key) {
-                Some(Command::Up) => picker.selected = picker.selected.saturating_sub(1),
-                Some(Command::Down) => picker.selected = (picker.selected + 1).min(last),
-                Some(Command::Top) => picker.selected = 0,
-                Some(Command::Bottom) => picker.selected = last,
-                _ => {}
-            },
         }
-        self.mode = Mode::PickArtist(picker);
-        Vec::new()
     }
 
     fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
@@ -1005,6 +520,7 @@ impl App {
         match self.mode.clone() {
             Mode::Filter => self.on_text_key(key, TextTarget::Filter),
             Mode::LogSearch => self.on_text_key(key, TextTarget::LogSearch),
+            Mode::JobsFilter => self.on_text_key(key, TextTarget::JobsFilter),
             Mode::AddArtist => self.on_text_key(key, TextTarget::AddArtist),
             Mode::PickArtist(p) => self.on_pick_key(key, p),
             Mode::Confirm(c) => self.on_confirm_key(key, c),
@@ -1016,10 +532,8 @@ impl App {
     }
 
     fn ask_quit(&mut self) -> Vec<Effect> {
-        if self.running_here > 0 || self.live.values().any(|l| l.running) {
-            let running = self
-                .running_here
-                .max(self.live.values().filter(|l| l.running).count());
+        let running = self.running_here.max(live::running(&self.live));
+        if running > 0 {
             self.mode = Mode::Confirm(Confirm::Quit { running });
             Vec::new()
         } else {
@@ -1029,8 +543,14 @@ impl App {
     }
 
     fn on_confirm_key(&mut self, key: KeyEvent, confirm: Confirm) -> Vec<Effect> {
-        match key.code {
-            KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => {
+        match Confirm::answer(&key) {
+            Answer::Ignored => Vec::new(),
+            Answer::No => {
+                self.mode = Mode::Normal;
+                self.notice = Some("cancelled; nothing was changed".into());
+                Vec::new()
+            }
+            Answer::Yes => {
                 self.mode = Mode::Normal;
                 match confirm {
                     Confirm::Sync { artists, .. } => {
@@ -1042,30 +562,43 @@ impl App {
                     }
                     Confirm::RetryFailed { .. } => vec![Effect::RetryFailed],
                     Confirm::CancelAll { .. } => vec![Effect::CancelAll],
+                    Confirm::Jobs {
+                        action: JobsAction::Retry,
+                        artists,
+                        ..
+                    } => {
+                        self.notice = Some(format!("queued {} artists again", artists.len()));
+                        vec![Effect::Enqueue {
+                            artists,
+                            kind: RequestKind::RetryFailed,
+                        }]
+                    }
+                    Confirm::Jobs {
+                        action: JobsAction::Cancel,
+                        artists,
+                        ..
+                    } => vec![Effect::CancelMany {
+                        artist_ids: artists.into_iter().map(|(id, _)| id).collect(),
+                    }],
                     Confirm::Quit { .. } => {
                         self.quitting = true;
                         vec![Effect::Quit]
                     }
                 }
             }
-            KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
-                self.mode = Mode::Normal;
-                self.notice = Some("cancelled; nothing was changed".into());
-                Vec::new()
-            }
-            _ => Vec::new(),
         }
     }
 
     fn on_text_key(&mut self, key: KeyEvent, target: TextTarget) -> Vec<Effect> {
         let text = match target {
-            TextTarget::Filter => &mut self.filter_text,
+            TextTarget::Filter => &mut self.table.filter_text,
             TextTarget::LogSearch => &mut self.log.search,
+            TextTarget::JobsFilter => &mut self.jobs.filter_text,
             TextTarget::AddArtist => &mut self.input,
         };
         match key.code {
             KeyCode::Esc => {
-                if target != TextTarget::Filter {
+                if matches!(target, TextTarget::LogSearch | TextTarget::AddArtist) {
                     text.clear();
                 }
                 self.mode = Mode::Normal;
@@ -1091,71 +624,157 @@ impl App {
             KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => text.push(c),
             _ => {}
         }
-        if target == TextTarget::Filter {
-            let before = self.selected_artist().map(|a| a.id.clone());
-            match Query::parse(&self.filter_text) {
-                Ok(q) => {
-                    self.filter = q;
-                    self.filter_error = None;
-                    self.filter_applied = self.filter_text.clone();
-                    self.rebuild_view();
+        match target {
+            TextTarget::Filter => {
+                let before = self.table.selected_id();
+                self.table.filter_edited();
+                if self.mode != Mode::Filter {
+                    self.table.end_filter();
                 }
-                Err(e) => self.filter_error = Some(e),
+                if self.table.selected_id() != before {
+                    self.detail.forget();
+                    return self.detail_effect();
+                }
             }
-            if self.mode != Mode::Filter {
-                // Leaving: the title shows the filter that applies, never a broken one.
-                self.filter_text = self.filter_applied.clone();
-                self.filter_error = None;
-                self.filter_anchor = None;
-            }
-            if self.selected_artist().map(|a| a.id.clone()) != before {
-                self.detail = None;
-                return self.detail_effect();
-            }
+            TextTarget::JobsFilter => self.jobs.filter_edited(),
+            TextTarget::LogSearch | TextTarget::AddArtist => {}
         }
         Vec::new()
     }
 
-    fn on_command(&mut self, cmd: Command) -> Vec<Effect> {
-        if let Some(overlay) = self.overlay {
-            // Overlays take Esc/q/their own key to close, and a few of their own commands.
-            match cmd {
-                Command::Back | Command::Quit | Command::Help if overlay == Overlay::Help => {
-                    self.overlay = None;
-                }
-                Command::Back | Command::Quit | Command::Env if overlay == Overlay::Env => {
-                    self.overlay = None;
-                }
-                Command::Back | Command::Quit | Command::Jobs if overlay == Overlay::Jobs => {
-                    self.overlay = None;
-                }
-                Command::Back | Command::Quit | Command::Plan if overlay == Overlay::Plan => {
-                    self.overlay = None;
-                }
-                Command::RunChecks if overlay == Overlay::Env => {
-                    self.env_running = true;
-                    return vec![Effect::RunEnvChecks];
-                }
-                Command::Cancel if overlay == Overlay::Jobs => return self.cancel_selected_job(),
-                Command::Detail if overlay == Overlay::Jobs => return self.open_selected_job(),
+    /// Commands while an overlay is open: its own, its close keys, and moving within it.
+    fn on_overlay_command(&mut self, overlay: Overlay, cmd: Command) -> Vec<Effect> {
+        let closes = match overlay {
+            Overlay::Help => Command::Help,
+            Overlay::Env => Command::Env,
+            Overlay::Jobs => Command::Jobs,
+            Overlay::Plan => Command::Plan,
+        };
+        if cmd == closes || cmd == Command::Quit {
+            self.overlay = None;
+            return Vec::new();
+        }
+        match (overlay, cmd) {
+            // Esc in the jobs view clears its filter first.
+            (Overlay::Jobs, Command::Back) if !self.jobs.filter_text.is_empty() => {
+                self.jobs.clear_filter();
+            }
+            (_, Command::Back) => self.overlay = None,
+            (Overlay::Env, Command::RunChecks) => {
+                self.env.running = true;
+                return vec![Effect::RunEnvChecks];
+            }
+            (Overlay::Jobs, cmd) => return self.on_jobs_command(cmd),
+            (
+                _,
                 Command::Up
                 | Command::Down
                 | Command::PageUp
                 | Command::PageDown
                 | Command::Top
-                | Command::Bottom => self.scroll_overlay(overlay, cmd),
-                _ => {}
+                | Command::Bottom,
+            ) => {
+                let delta = self.scroll_delta(cmd, self.overlay_page());
+                match overlay {
+                    Overlay::Help => self.help.scroll.by(delta),
+                    Overlay::Env => self.env.scroll.by(delta),
+                    // One screen: nothing scrolls.
+                    Overlay::Plan | Overlay::Jobs => {}
+                }
             }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    /// The jobs view's commands: select, filter, sort, act on the selected job or on every
+    /// job the filter matches.
+    fn on_jobs_command(&mut self, cmd: Command) -> Vec<Effect> {
+        match cmd {
+            Command::Up
+            | Command::Down
+            | Command::PageUp
+            | Command::PageDown
+            | Command::Top
+            | Command::Bottom => {
+                let page = self.jobs.page_rows.map_or(self.page(), i64::from);
+                let delta = self.scroll_delta(cmd, page);
+                self.jobs.move_selection(delta);
+                Vec::new()
+            }
+            Command::Cancel => self.cancel_selected_job(),
+            Command::Detail => self.open_selected_job(),
+            Command::Filter => {
+                self.mode = Mode::JobsFilter;
+                Vec::new()
+            }
+            Command::SortNext => {
+                self.jobs.sort_next();
+                self.notice = Some(format!("jobs sorted by {}", self.jobs.sort.label()));
+                Vec::new()
+            }
+            Command::SortReverse => {
+                self.jobs.sort_reverse();
+                Vec::new()
+            }
+            Command::RetryFailed => self.ask_jobs(JobsAction::Retry),
+            Command::CancelAll => self.ask_jobs(JobsAction::Cancel),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Asks before acting on every job shown (the filter's matches).
+    fn ask_jobs(&mut self, action: JobsAction) -> Vec<Effect> {
+        let artists = self.jobs.targets(action);
+        if artists.is_empty() {
+            self.notice = Some(
+                match action {
+                    JobsAction::Retry => "no failed or interrupted job is shown",
+                    JobsAction::Cancel => "no queued or running job is shown",
+                }
+                .into(),
+            );
             return Vec::new();
         }
+        self.mode = Mode::Confirm(Confirm::Jobs {
+            action,
+            artists,
+            filter: self.jobs.filter_text.clone(),
+        });
+        Vec::new()
+    }
+
+    fn overlay_page(&self) -> i64 {
+        i64::from(self.height.saturating_sub(4).max(1))
+    }
+
+    /// Rows a movement command moves by (top and bottom: as far as it goes).
+    fn scroll_delta(&self, cmd: Command, page: i64) -> i64 {
         match cmd {
-            Command::Up => self.step(-1),
-            Command::Down => self.step(1),
-            Command::PageUp => self.step(-self.page()),
-            Command::PageDown => self.step(self.page()),
-            Command::Top => self.step(i64::MIN / 2),
-            Command::Bottom => self.step(i64::MAX / 2),
-            Command::Sync => match self.selected_artist() {
+            Command::Up => -1,
+            Command::Down => 1,
+            Command::PageUp => -page,
+            Command::PageDown => page,
+            Command::Top => i64::MIN / 2,
+            _ => i64::MAX / 2,
+        }
+    }
+
+    fn on_command(&mut self, cmd: Command) -> Vec<Effect> {
+        if let Some(overlay) = self.overlay {
+            return self.on_overlay_command(overlay, cmd);
+        }
+        match cmd {
+            Command::Up
+            | Command::Down
+            | Command::PageUp
+            | Command::PageDown
+            | Command::Top
+            | Command::Bottom => {
+                let delta = self.scroll_delta(cmd, self.page());
+                self.step(delta)
+            }
+            Command::Sync => match self.table.selected_artist() {
                 Some(a) => {
                     let target = (a.id.clone(), a.name.clone());
                     self.notice = Some(format!("queued {}", crate::text::sanitize(&a.name)));
@@ -1167,57 +786,22 @@ impl App {
                 None => Vec::new(),
             },
             Command::SyncMany => {
-                let (artists, hidden, marked) = if self.marks.is_empty() {
-                    let shown: Vec<(String, String)> = self
-                        .view
-                        .iter()
-                        .map(|i| (self.artists[*i].id.clone(), self.artists[*i].name.clone()))
-                        .collect();
-                    (shown, 0, false)
-                } else {
-                    let shown: HashSet<&str> = self
-                        .view
-                        .iter()
-                        .map(|i| self.artists[*i].id.as_str())
-                        .collect();
-                    let hidden = self
-                        .marks
-                        .iter()
-                        .filter(|m| !shown.contains(m.as_str()))
-                        .count();
-                    let mut marked: Vec<(String, String)> = self
-                        .marks
-                        .iter()
-                        .filter_map(|id| self.index.get(id))
-                        .map(|i| (self.artists[*i].id.clone(), self.artists[*i].name.clone()))
-                        .collect();
-                    marked.sort();
-                    (marked, hidden, true)
-                };
-                if artists.is_empty() {
+                let t = self.table.sync_targets();
+                if t.artists.is_empty() {
                     self.notice = Some("nothing to sync: no artist is shown".into());
                 } else {
-                    let estimate = self.estimate(&artists);
+                    let estimate = self.estimate(&t.artists);
                     self.mode = Mode::Confirm(Confirm::Sync {
-                        artists,
-                        hidden,
-                        marked,
+                        artists: t.artists,
+                        hidden: t.hidden,
+                        marked: t.marked,
                         estimate,
                     });
                 }
                 Vec::new()
             }
             Command::RetryFailed => {
-                let count = self
-                    .artists
-                    .iter()
-                    .filter(|a| {
-                        a.sync_status
-                            .parts()
-                            .iter()
-                            .any(|(_, p)| *p == PartStatus::Error)
-                    })
-                    .count();
+                let count = self.table.failed_count();
                 if count == 0 {
                     self.notice = Some("no failed artists to retry".into());
                 } else {
@@ -1226,7 +810,7 @@ impl App {
                 Vec::new()
             }
             // Always asked of the engine: the run may have been queued by another process.
-            Command::Cancel => match self.selected_artist() {
+            Command::Cancel => match self.table.selected_artist() {
                 Some(a) => vec![Effect::Cancel {
                     artist_id: a.id.clone(),
                 }],
@@ -1244,53 +828,42 @@ impl App {
                 Vec::new()
             }
             Command::Mark => {
-                if let Some(a) = self.selected_artist() {
-                    let id = a.id.clone();
-                    if !self.marks.remove(&id) {
-                        self.marks.insert(id);
-                    }
-                    self.move_selection(1);
-                }
+                self.table.toggle_mark();
                 self.detail_effect()
             }
             Command::MarkAll => {
-                for i in &self.view {
-                    self.marks.insert(self.artists[*i].id.clone());
-                }
+                self.table.mark_all_shown();
                 Vec::new()
             }
             Command::Back => {
-                if !self.marks.is_empty() {
-                    self.marks.clear();
-                } else if self.show_detail {
-                    self.show_detail = false;
+                if !self.table.marks.is_empty() {
+                    self.table.marks.clear();
+                } else if self.detail.open {
+                    self.detail.open = false;
                     if self.focus == Focus::Detail {
                         self.focus = Focus::Table;
                     }
-                } else if !self.filter_text.is_empty() {
-                    self.clear_filter();
+                } else if !self.table.filter_text.is_empty() {
+                    self.table.clear_filter();
                 }
                 Vec::new()
             }
             Command::Filter => {
-                self.filter_anchor = self.selected_artist().map(|a| a.id.clone());
+                self.table.begin_filter();
                 self.mode = Mode::Filter;
                 Vec::new()
             }
             Command::Detail => {
-                self.show_detail = !self.show_detail;
-                self.detail = None;
-                self.detail_scroll = 0;
-                if !self.show_detail && self.focus == Focus::Detail {
+                self.detail.open = !self.detail.open;
+                self.detail.forget();
+                if !self.detail.open && self.focus == Focus::Detail {
                     self.focus = Focus::Table;
                 }
                 self.detail_effect()
             }
             Command::Env => {
                 self.overlay = Some(Overlay::Env);
-                self.env_scroll = 0;
-                if self.env.is_none() && !self.env_running {
-                    self.env_running = true;
+                if self.env.open() {
                     return vec![Effect::RunEnvChecks];
                 }
                 Vec::new()
@@ -1302,12 +875,12 @@ impl App {
             }
             Command::Plan => {
                 self.overlay = Some(Overlay::Plan);
-                self.plan_ticks = 0;
+                self.plan.open();
                 vec![Effect::LoadPlan]
             }
             Command::Help => {
                 self.overlay = Some(Overlay::Help);
-                self.help_scroll = 0;
+                self.help.scroll.top();
                 Vec::new()
             }
             Command::Reload => {
@@ -1327,36 +900,28 @@ impl App {
             }
             Command::Quit => self.ask_quit(),
             Command::SortNext => {
-                self.sort = self.sort.next();
-                self.rebuild_view();
-                self.notice = Some(format!("sorted by {}", self.sort.label()));
+                self.table.sort_next();
+                self.notice = Some(format!("sorted by {}", self.table.sort.label()));
                 Vec::new()
             }
             Command::SortReverse => {
-                self.descending = !self.descending;
-                self.rebuild_view();
+                self.table.sort_reverse();
                 Vec::new()
             }
             Command::FocusLog => {
                 self.focus = match self.focus {
                     Focus::Table => Focus::Log,
-                    Focus::Log if self.show_detail => Focus::Detail,
+                    Focus::Log if self.detail.open => Focus::Detail,
                     Focus::Log | Focus::Detail => Focus::Table,
                 };
                 Vec::new()
             }
             Command::LogLevel => {
-                self.log.min_level = match self.log.min_level {
-                    LogLevel::Trace | LogLevel::Debug => LogLevel::Info,
-                    LogLevel::Info => LogLevel::Warn,
-                    LogLevel::Warn => LogLevel::Error,
-                    LogLevel::Error => LogLevel::Debug,
-                };
+                self.log.cycle_level();
                 Vec::new()
             }
             Command::Follow => {
-                self.log.follow = true;
-                self.log.scroll = 0;
+                self.log.follow_again();
                 Vec::new()
             }
             Command::OnlySelected => {
@@ -1368,21 +933,10 @@ impl App {
                 Vec::new()
             }
             Command::SaveLog => {
-                let artist = self.selected_artist().map(|a| a.id.clone());
-                let lines = self
-                    .log
-                    .visible(artist.as_deref())
-                    .map(|l| {
-                        format!(
-                            "{} {:5} {} {}",
-                            l.at.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
-                            l.level.as_str(),
-                            l.target,
-                            crate::text::sanitize(&l.message)
-                        )
-                    })
-                    .collect();
-                vec![Effect::SaveLog { lines }]
+                let artist = self.table.selected_id();
+                vec![Effect::SaveLog {
+                    lines: self.log.saved_lines(artist.as_deref()),
+                }]
             }
             Command::AddArtist => {
                 self.mode = Mode::AddArtist;
@@ -1408,11 +962,9 @@ impl App {
     /// The cost of syncing `artists` at the engine's limits against today's budgets (the
     /// header's), as two lines: calls per provider, then who finishes today and when the rest.
     fn estimate(&self, artists: &[(String, String)]) -> Vec<String> {
-        let statuses: Vec<&crate::store::sync_status::SyncStatus> = artists
-            .iter()
-            .filter_map(|(id, _)| self.index.get(id))
-            .map(|i| &self.artists[*i].sync_status)
-            .collect();
+        let statuses = self
+            .table
+            .statuses(artists.iter().map(|(id, _)| id.as_str()));
         let firsts = |source: Source| {
             statuses
                 .iter()
@@ -1426,37 +978,9 @@ impl App {
         vec![format!("calls: {}", plan.calls_line()), plan.outcome()]
     }
 
-    /// Moves the jobs selection or scrolls the help.
-    fn scroll_overlay(&mut self, overlay: Overlay, cmd: Command) {
-        let delta: i64 = match cmd {
-            Command::Up => -1,
-            Command::Down => 1,
-            Command::PageUp => -self.page(),
-            Command::PageDown => self.page(),
-            Command::Top => i64::MIN / 2,
-            _ => i64::MAX / 2,
-        };
-        match overlay {
-            Overlay::Jobs => {
-                let last = self.jobs.len().saturating_sub(1) as i64;
-                self.jobs_selected = (self.jobs_selected as i64 + delta).clamp(0, last) as usize;
-            }
-            Overlay::Help => {
-                self.help_scroll =
-                    scrolled(self.help_scroll, delta, super::view::help_max_scroll(self));
-            }
-            Overlay::Env => {
-                self.env_scroll =
-                    scrolled(self.env_scroll, delta, super::view::env_max_scroll(self));
-            }
-            // One screen: nothing scrolls.
-            Overlay::Plan => {}
-        }
-    }
-
     /// `c` in the jobs view: cancels the selected job if it is queued or running.
     fn cancel_selected_job(&mut self) -> Vec<Effect> {
-        match self.jobs.get(self.jobs_selected) {
+        match self.jobs.selected_job() {
             Some(j) if j.status.is_active() => vec![Effect::Cancel {
                 artist_id: j.artist_id.clone(),
             }],
@@ -1474,89 +998,43 @@ impl App {
 
     /// `enter` in the jobs view: closes it and opens the job's artist in the detail pane.
     fn open_selected_job(&mut self) -> Vec<Effect> {
-        let Some(id) = self
-            .jobs
-            .get(self.jobs_selected)
-            .map(|j| j.artist_id.clone())
-        else {
+        let Some(id) = self.jobs.selected_job().map(|j| j.artist_id.clone()) else {
             return Vec::new();
         };
-        if !self.index.contains_key(&id) {
+        if !self.table.contains(&id) {
             self.notice = Some("that job's artist is no longer in the table".into());
             return Vec::new();
         }
         self.overlay = None;
         self.select_artist(&id);
-        self.show_detail = true;
-        self.detail = None;
-        self.detail_scroll = 0;
+        self.detail.open = true;
+        self.detail.forget();
         self.detail_effect()
     }
 
     fn step(&mut self, delta: i64) -> Vec<Effect> {
         match self.focus {
             Focus::Table => {
-                self.move_selection(delta);
-                self.detail = None;
-                self.detail_scroll = 0;
+                self.table.move_selection(delta);
+                self.detail.forget();
                 self.detail_effect()
             }
             Focus::Log => {
-                self.scroll_log(-(delta.clamp(-1000, 1000) as i32));
+                self.log.scroll_by(-(delta.clamp(-1000, 1000) as i32));
                 Vec::new()
             }
             Focus::Detail => {
-                // Relative times ("4m ago") barely change the length: any instant will do.
-                self.detail_scroll = scrolled(
-                    self.detail_scroll,
-                    delta,
-                    super::view::detail_max_scroll(self, chrono::DateTime::UNIX_EPOCH),
-                );
+                self.detail.scroll.by(delta);
                 Vec::new()
             }
         }
     }
 }
 
-fn part_rank(p: PartStatus) -> u8 {
-    match p {
-        PartStatus::Error => 0,
-        PartStatus::Syncing => 1,
-        PartStatus::Pending => 2,
-        PartStatus::Success => 3,
-    }
-}
-
-fn overall_rank(o: Overall) -> u8 {
-    match o {
-        Overall::Error => 0,
-        Overall::Syncing => 1,
-        Overall::Pending => 2,
-        Overall::Success => 3,
-    }
-}
-
-fn part_order(a: &ArtistSummary, b: &ArtistSummary, source: Source) -> Ordering {
-    part_rank(a.sync_status.get(source)).cmp(&part_rank(b.sync_status.get(source)))
-}
-
-/// A scroll position moved by `delta` lines, kept within `0..=max`.
-fn scrolled(position: u16, delta: i64, max: u16) -> u16 {
-    (i64::from(position) + delta).clamp(0, i64::from(max)) as u16
-}
-
-/// What a run read from the database does to the live state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum LiveChange {
-    /// It is active: show it (or that it now runs).
-    Track,
-    /// It ended elsewhere: stop showing it.
-    End,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum TextTarget {
     Filter,
     LogSearch,
+    JobsFilter,
     AddArtist,
 }

@@ -1,8 +1,9 @@
 //! The `/` filter's small query language (and `syncdeck status --filter`): `status:error`,
 //! `spotify:pending`, `never-synced`, `has-error`, `error:TEXT` (in the last error), free text
 //! on the name (or the Ticketmaster id), `!` to negate a term and `|` between alternatives
-//! (`status:error|status:syncing`, `metallica|slayer`). Every term must hold. Text is compared
-//! without case or accents: `sigur ros` finds "Sigur Rós".
+//! (`status:error|status:syncing`, `metallica|slayer`), `~` for a fuzzy name (`~mtlca` finds
+//! "Metallica": the letters in order, gaps allowed, as fzf matches). Every term must hold. Text
+//! is compared without case or accents: `sigur ros` finds "Sigur Rós".
 
 use crate::store::artists::ArtistSummary;
 use crate::store::sync_status::{Overall, PartStatus, Source};
@@ -59,6 +60,28 @@ enum Test {
     Error(String),
     /// Folded text searched in the name and the Ticketmaster id.
     Text(String),
+    /// Folded letters found in order in the name (nucleo's fuzzy match).
+    Fuzzy(String),
+}
+
+thread_local! {
+    /// nucleo's matcher keeps scratch space: one per thread, reused for every artist.
+    static MATCHER: std::cell::RefCell<nucleo_matcher::Matcher> =
+        std::cell::RefCell::new(nucleo_matcher::Matcher::new(nucleo_matcher::Config::DEFAULT));
+}
+
+/// Whether the folded `needle`'s letters occur in order in the folded `haystack`.
+fn fuzzy(haystack: &str, needle: &str) -> bool {
+    use nucleo_matcher::Utf32Str;
+    let (mut h, mut n) = (Vec::new(), Vec::new());
+    MATCHER.with(|m| {
+        m.borrow_mut()
+            .fuzzy_match(
+                Utf32Str::new(haystack, &mut h),
+                Utf32Str::new(needle, &mut n),
+            )
+            .is_some()
+    })
 }
 
 /// One whitespace-separated term: any of its `|` alternatives holds (then `!` negates).
@@ -96,6 +119,14 @@ fn source_word(w: &str) -> Option<Source> {
 /// One alternative of a term.
 fn parse_test(word: &str) -> Result<Test, String> {
     let lower = fold(word);
+    if let Some(letters) = lower.strip_prefix('~') {
+        if letters.is_empty() {
+            return Err(format!(
+                "`{word}`: letters after ~ (`~mtlca` finds Metallica)"
+            ));
+        }
+        return Ok(Test::Fuzzy(letters.to_string()));
+    }
     Ok(if lower == "never-synced" || lower == "never" {
         Test::NeverSynced
     } else if lower == "has-error" || lower == "has:error" {
@@ -168,6 +199,7 @@ impl Query {
                     .as_deref()
                     .is_some_and(|e| fold(e).contains(text.as_str())),
                 Test::Text(text) => key.name.contains(text) || key.ticketmaster_id.contains(text),
+                Test::Fuzzy(letters) => fuzzy(&key.name, letters),
             });
             hit != t.negate
         })
@@ -220,6 +252,25 @@ mod tests {
             ),
             artist("Garth Brooks", r#"{}"#, false, None),
         ]
+    }
+
+    #[test]
+    fn a_tilde_term_matches_the_letters_in_order() {
+        let all = sample();
+        assert_eq!(names("~mtlca", &all), ["Metallica"]);
+        assert_eq!(names("~GRTHBRKS", &all), ["Garth Brooks"], "case folded");
+        assert_eq!(names("~avsvnfld", &all), ["Avenged Sevenfold"]);
+        assert_eq!(
+            names("~acm", &all),
+            Vec::<String>::new(),
+            "letters out of order"
+        );
+        assert_eq!(names("!~mtlca", &all).len(), 2, "negated");
+        assert_eq!(names("~mtlca|~grth", &all), ["Metallica", "Garth Brooks"]);
+        let rós = [artist("Sigur Rós", "{}", false, None)];
+        assert_eq!(names("~sgrrs", &rós), ["Sigur Rós"], "accents folded");
+        let err = Query::parse("~").unwrap_err();
+        assert!(err.contains("letters after ~"), "{err}");
     }
 
     #[test]

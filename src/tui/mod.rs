@@ -3,9 +3,10 @@
 //! redraws only when something changed (at most about 60 frames a second, none while idle).
 
 pub mod app;
-pub mod batch;
 pub mod filter;
 pub mod keys;
+pub mod live;
+pub mod panes;
 pub mod reload;
 pub mod settings;
 pub mod theme;
@@ -141,7 +142,8 @@ pub async fn run(engine: Engine, options: TuiOptions) -> Result<i32> {
             app.running_here = engine.running_here();
             let mut out = std::io::stdout();
             let _ = crossterm::execute!(out, crossterm::terminal::BeginSynchronizedUpdate);
-            if let Err(e) = terminal.draw(|f| view::draw(f, &app, &theme, Utc::now())) {
+            let mut measured = panes::Measured::default();
+            if let Err(e) = terminal.draw(|f| measured = view::draw(f, &app, &theme, Utc::now())) {
                 // Writing fails when the terminal is gone (closed window, dropped SSH).
                 tracing::warn!("cannot draw to the terminal ({e}); stopping as on SIGHUP");
                 crate::shutdown::request(crate::shutdown::StopSignal::Hangup);
@@ -150,7 +152,8 @@ pub async fn run(engine: Engine, options: TuiOptions) -> Result<i32> {
             let _ = crossterm::execute!(out, crossterm::terminal::EndSynchronizedUpdate);
             let _ = out.flush();
             last_draw = Instant::now();
-            dirty = false;
+            // A pane that scrolled past its new end (the terminal shrank) is drawn again.
+            dirty = app.measured(measured);
             // A test hook: proves the terminal is restored after a panic (tests/tui_pty.rs).
             if std::env::var_os("SYNCDECK_TEST_PANIC").is_some() {
                 panic!("SYNCDECK_TEST_PANIC is set: panicking after the first frame, as asked");
@@ -184,7 +187,9 @@ pub async fn run(engine: Engine, options: TuiOptions) -> Result<i32> {
             },
             signal = &mut stop => {
                 app.notice = Some(format!("{}: stopping, running syncs go back to the queue…", signal.name()));
-                let _ = terminal.draw(|f| view::draw(f, &app, &theme, Utc::now()));
+                let _ = terminal.draw(|f| {
+                    view::draw(f, &app, &theme, Utc::now());
+                });
                 return Ok(signal.exit_code());
             },
             ev = engine_events.recv() => match ev {
@@ -239,17 +244,18 @@ pub async fn run(engine: Engine, options: TuiOptions) -> Result<i32> {
         if let Action::ArtistsLoaded(_) = &action {
             reload.loaded(Instant::now());
         }
-        dirty |= !matches!(action, Action::Tick);
-        if let Action::HeaderLoaded(h) = &action
-            && *h == app.header
-        {
-            dirty = false;
+        if let Action::HeaderLoaded(h) = action {
+            // Read every second or two: drawn again only when something shown moved.
+            dirty |= app.take_header(h);
             continue;
         }
+        dirty |= !matches!(action, Action::Tick);
         for effect in app.update(action) {
             if effect == Effect::Quit {
                 app.notice = Some("stopping: running syncs go back to the queue…".into());
-                let _ = terminal.draw(|f| view::draw(f, &app, &theme, Utc::now()));
+                let _ = terminal.draw(|f| {
+                    view::draw(f, &app, &theme, Utc::now());
+                });
                 return Ok(0);
             }
             ctx.perform(effect);
@@ -310,6 +316,7 @@ impl EffectContext {
                 running: count(crate::store::runs::RunStatus::Running),
                 paused,
                 read_at: Some(Utc::now()),
+                traffic: engine.traffic(),
             }));
         });
     }
@@ -484,6 +491,30 @@ impl EffectContext {
                         Err(e) => tx.send(Action::Failed(format!(
                             "cannot {} the queue: {e}",
                             if pause { "pause" } else { "resume" }
+                        ))),
+                    }
+                });
+            }
+            Effect::CancelMany { artist_ids } => {
+                tokio::spawn(async move {
+                    use crate::store::runs::CancelOutcome;
+                    let (mut cancelled, mut flagged, mut failed) = (0, 0, Vec::new());
+                    for id in &artist_ids {
+                        match engine.cancel_artist(id).await {
+                            Ok(CancelOutcome::CancelledQueued) => cancelled += 1,
+                            Ok(CancelOutcome::Flagged) => flagged += 1,
+                            Ok(CancelOutcome::NotActive) => {}
+                            Err(e) => failed.push(e.to_string()),
+                        }
+                    }
+                    let text = format!(
+                        "cancel: {cancelled} queued syncs cancelled, {flagged} running ones stop at their next step"
+                    );
+                    match failed.first() {
+                        None => tx.send(Action::Notice(text)),
+                        Some(e) => tx.send(Action::Failed(format!(
+                            "{text}; {} could not be cancelled: {e}",
+                            failed.len()
                         ))),
                     }
                 });

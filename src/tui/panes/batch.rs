@@ -5,7 +5,12 @@
 
 use std::collections::HashSet;
 
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::widgets::LineGauge;
+
 use crate::store::runs::RunStatus;
+use crate::tui::theme::Theme;
 
 /// How many ticks (seconds) a finished batch stays on screen.
 const SHOWN_AFTER_DONE: u32 = 15;
@@ -123,6 +128,23 @@ impl BatchProgress {
         }
         out
     }
+}
+
+/// The bulk gauge: a bar, then `bulk 37/200 · 2 failed · 161 left · about 3 min to go`.
+pub fn draw(frame: &mut Frame<'_>, batch: &BatchProgress, theme: &Theme, area: Rect) {
+    let style = if batch.failed > 0 {
+        theme.error
+    } else {
+        theme.success
+    };
+    let gauge = LineGauge::default()
+        .ratio(batch.ratio().clamp(0.0, 1.0))
+        .label(format!(" {} ", batch.label()))
+        .filled_style(style)
+        .unfilled_style(theme.dim)
+        .filled_symbol(super::figures::FILLED)
+        .unfilled_symbol(super::figures::UNFILLED);
+    frame.render_widget(gauge, area);
 }
 
 #[cfg(test)]
