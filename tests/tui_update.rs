@@ -2244,3 +2244,45 @@ fn artists_per_minute_count_each_ended_run_once() {
     assert_eq!(app.figures.done_per_minute(), 3, "the last full minute");
     assert_eq!(app.figures.done.iter().sum::<u64>(), 4);
 }
+
+#[test]
+fn the_one_line_figures_keep_every_provider_by_dropping_detail_first() {
+    use syncdeck::providers::error::Provider;
+    use syncdeck::providers::traffic::TrafficCounts;
+    let reading = |secs: i64, n: u64| {
+        let errors = |throttled: u64, server_errors: u64| TrafficCounts {
+            sent: n * 100,
+            throttled,
+            server_errors,
+            no_answer: 0,
+        };
+        Action::HeaderLoaded(HeaderInfo {
+            budgets: vec![
+                budget("ticketmaster", 100 + n as u32, Some(5000)),
+                budget("spotify", 200 + n as u32, None),
+                budget("setlist.fm", 50 + n as u32, Some(1440)),
+            ],
+            read_at: Some(now() + chrono::Duration::seconds(secs)),
+            traffic: vec![
+                (Provider::Ticketmaster, errors(n * 2, n)),
+                (Provider::Spotify, errors(n * 2, n)),
+                (Provider::Setlistfm, errors(n * 3, n * 40)),
+            ],
+            ..HeaderInfo::default()
+        })
+    };
+    let mut app = app();
+    app.update(reading(0, 0));
+    app.update(reading(2, 1));
+    // 120 columns: gauges, sparklines, 429s and 5xx apart.
+    let wide = screen(&app, 120, 30)[1].clone();
+    for says in ["TM ────", "SF ────", "429×3 5xx×40", "/min"] {
+        assert!(wide.contains(says), "{says} in {wide:?}");
+    }
+    // 80 columns: no gauges, shorter sparklines, errors summed; every provider still there.
+    let narrow = screen(&app, 80, 24)[1].clone();
+    for says in ["TM ", "SP ", "SF ", "!43", "/min"] {
+        assert!(narrow.contains(says), "{says} in {narrow:?}");
+    }
+    assert!(!narrow.contains('─'), "no gauges: {narrow:?}");
+}

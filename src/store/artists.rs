@@ -94,6 +94,26 @@ impl SortKey {
         SortKey::Songs,
         SortKey::LastError,
     ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SortKey::Name => "name",
+            SortKey::Overall => "overall",
+            SortKey::Ticketmaster => "ticketmaster",
+            SortKey::Spotify => "spotify",
+            SortKey::Setlistfm => "setlist.fm",
+            SortKey::LastSync => "last sync",
+            SortKey::Shows => "shows",
+            SortKey::Songs => "songs",
+            SortKey::LastError => "last error",
+        }
+    }
+
+    /// The next key in [`SortKey::ALL`], round to the first.
+    pub fn next(self) -> SortKey {
+        let i = SortKey::ALL.iter().position(|c| *c == self).unwrap_or(0);
+        SortKey::ALL[(i + 1) % SortKey::ALL.len()]
+    }
 }
 
 /// A page request.

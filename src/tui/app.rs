@@ -765,6 +765,29 @@ impl App {
             return self.on_overlay_command(overlay, cmd);
         }
         match cmd {
+            Command::FocusLog
+            | Command::LogLevel
+            | Command::Follow
+            | Command::OnlySelected
+            | Command::SearchLog
+            | Command::SaveLog => self.on_log_command(cmd),
+            Command::Detail
+            | Command::Env
+            | Command::Jobs
+            | Command::Plan
+            | Command::Help
+            | Command::Reload
+            | Command::PauseQueue
+            | Command::Quit
+            | Command::AddArtist
+            | Command::ToggleMouse => self.on_console_command(cmd),
+            _ => self.on_table_command(cmd),
+        }
+    }
+
+    /// The artist table's commands: move, sync, retry, cancel, mark, filter, sort.
+    fn on_table_command(&mut self, cmd: Command) -> Vec<Effect> {
+        match cmd {
             Command::Up
             | Command::Down
             | Command::PageUp
@@ -853,52 +876,6 @@ impl App {
                 self.mode = Mode::Filter;
                 Vec::new()
             }
-            Command::Detail => {
-                self.detail.open = !self.detail.open;
-                self.detail.forget();
-                if !self.detail.open && self.focus == Focus::Detail {
-                    self.focus = Focus::Table;
-                }
-                self.detail_effect()
-            }
-            Command::Env => {
-                self.overlay = Some(Overlay::Env);
-                if self.env.open() {
-                    return vec![Effect::RunEnvChecks];
-                }
-                Vec::new()
-            }
-            Command::RunChecks => Vec::new(),
-            Command::Jobs => {
-                self.overlay = Some(Overlay::Jobs);
-                vec![Effect::LoadJobs]
-            }
-            Command::Plan => {
-                self.overlay = Some(Overlay::Plan);
-                self.plan.open();
-                vec![Effect::LoadPlan]
-            }
-            Command::Help => {
-                self.overlay = Some(Overlay::Help);
-                self.help.scroll.top();
-                Vec::new()
-            }
-            Command::Reload => {
-                self.notice = Some("reading every artist again…".into());
-                vec![Effect::LoadArtists]
-            }
-            Command::PauseQueue => {
-                let pause = !self.header.paused;
-                self.header.paused = pause;
-                self.notice = Some(if pause {
-                    "pausing the queue: no worker starts a sync until resumed (running ones finish)"
-                        .into()
-                } else {
-                    "resuming the queue".into()
-                });
-                vec![Effect::SetPaused(pause)]
-            }
-            Command::Quit => self.ask_quit(),
             Command::SortNext => {
                 self.table.sort_next();
                 self.notice = Some(format!("sorted by {}", self.table.sort.label()));
@@ -908,6 +885,13 @@ impl App {
                 self.table.sort_reverse();
                 Vec::new()
             }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The log pane's commands.
+    fn on_log_command(&mut self, cmd: Command) -> Vec<Effect> {
+        match cmd {
             Command::FocusLog => {
                 self.focus = match self.focus {
                     Focus::Table => Focus::Log,
@@ -938,6 +922,58 @@ impl App {
                     lines: self.log.saved_lines(artist.as_deref()),
                 }]
             }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Commands of the console as a whole: panes and overlays, the queue's switch, quitting.
+    fn on_console_command(&mut self, cmd: Command) -> Vec<Effect> {
+        match cmd {
+            Command::Detail => {
+                self.detail.open = !self.detail.open;
+                self.detail.forget();
+                if !self.detail.open && self.focus == Focus::Detail {
+                    self.focus = Focus::Table;
+                }
+                self.detail_effect()
+            }
+            Command::Env => {
+                self.overlay = Some(Overlay::Env);
+                if self.env.open() {
+                    return vec![Effect::RunEnvChecks];
+                }
+                Vec::new()
+            }
+            Command::Jobs => {
+                self.overlay = Some(Overlay::Jobs);
+                vec![Effect::LoadJobs]
+            }
+            Command::Plan => {
+                self.overlay = Some(Overlay::Plan);
+                self.plan.open();
+                vec![Effect::LoadPlan]
+            }
+            Command::Help => {
+                self.overlay = Some(Overlay::Help);
+                self.help.scroll.top();
+                Vec::new()
+            }
+            Command::Reload => {
+                self.notice = Some("reading every artist again…".into());
+                vec![Effect::LoadArtists]
+            }
+            Command::PauseQueue => {
+                let pause = !self.header.paused;
+                self.header.paused = pause;
+                self.notice = Some(if pause {
+                    "pausing the queue: no worker starts a sync until resumed (running ones finish)"
+                        .into()
+                } else {
+                    "resuming the queue".into()
+                });
+                vec![Effect::SetPaused(pause)]
+            }
+            Command::Quit => self.ask_quit(),
             Command::AddArtist => {
                 self.mode = Mode::AddArtist;
                 self.input.clear();
@@ -947,6 +983,7 @@ impl App {
                 self.mouse = !self.mouse;
                 vec![Effect::SetMouse(self.mouse)]
             }
+            _ => Vec::new(),
         }
     }
 

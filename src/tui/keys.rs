@@ -63,7 +63,7 @@ const COMMANDS: &[(Command, &str, &[&str], &str)] = &[
         Command::RetryFailed,
         "retry_failed",
         &["r"],
-        "retry every failed artist",
+        "retry failed (jobs: the shown)",
     ),
     (
         Command::Cancel,
@@ -75,7 +75,7 @@ const COMMANDS: &[(Command, &str, &[&str], &str)] = &[
         Command::CancelAll,
         "cancel_all",
         &["C"],
-        "cancel every sync",
+        "cancel all (jobs: the shown)",
     ),
     (Command::Mark, "mark", &["space"], "mark / unmark"),
     (

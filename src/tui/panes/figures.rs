@@ -239,61 +239,141 @@ fn columns(text: &str) -> u16 {
     text.chars().count() as u16
 }
 
+/// How much of each provider the one-line figures show; the first that fits is drawn.
+#[derive(Clone, Copy)]
+struct LineLevel {
+    /// Columns of the quota gauge (0: none; the header holds the counts too).
+    gauge: u16,
+    spark: u16,
+    /// 429s and 5xx apart (`429×2 5xx×6`) or summed (`!8`).
+    errors_apart: bool,
+}
+
+const LINE_LEVELS: [LineLevel; 4] = [
+    LineLevel {
+        gauge: 5,
+        spark: 5,
+        errors_apart: true,
+    },
+    LineLevel {
+        gauge: 0,
+        spark: 5,
+        errors_apart: true,
+    },
+    LineLevel {
+        gauge: 0,
+        spark: 4,
+        errors_apart: false,
+    },
+    LineLevel {
+        gauge: 0,
+        spark: 0,
+        errors_apart: false,
+    },
+];
+
+/// One provider's part of the line at a level.
+struct LinePart<'a> {
+    label: String,
+    rates: &'a VecDeque<f64>,
+    gauge: Option<f64>,
+    gauge_width: u16,
+    spark: u16,
+    rate: String,
+    errors: String,
+}
+
+impl<'a> LinePart<'a> {
+    fn new(label: &str, p: &'a ProviderFigures, level: LineLevel) -> LinePart<'a> {
+        let errors = match (p.errors_last_minute(), level.errors_apart) {
+            ((0, 0), _) => String::new(),
+            ((t, s), false) => format!("!{} ", t + s),
+            ((t, 0), true) => format!("429×{t} "),
+            ((0, s), true) => format!("5xx×{s} "),
+            ((t, s), true) => format!("429×{t} 5xx×{s} "),
+        };
+        let gauge = p.used_share().filter(|_| level.gauge > 0);
+        LinePart {
+            label: format!("{label} "),
+            rates: &p.rates,
+            gauge_width: if gauge.is_some() { level.gauge } else { 0 },
+            gauge,
+            spark: level.spark,
+            rate: format!(" {} ", rate_text(p.rate())),
+            errors,
+        }
+    }
+
+    /// Its columns, with the `│ ` after it.
+    fn width(&self) -> u16 {
+        columns(&self.label)
+            + self.gauge_width
+            + self.spark
+            + columns(&self.rate)
+            + columns(&self.errors)
+            + 2
+    }
+}
+
 /// One line: per provider a short gauge of the quota, a sparkline and the rate, 429/5xx when
-/// there were any; then artists per minute. A provider that does not fit is left out whole.
+/// there were any; then artists per minute. When that does not fit it drops, in order, the
+/// gauges (the header has the counts), a column of each sparkline and the split of the errors,
+/// then the sparklines; past that a provider that does not fit is left out whole.
 fn draw_line(frame: &mut Frame<'_>, f: &Figures, theme: &Theme, area: Rect) {
-    const GAUGE: u16 = 5;
-    const SPARK: u16 = 5;
-    // (The gauge's last column is a space before the sparkline.)
+    let done = format!("{}/min", thousands(f.done_per_minute() as i64));
+    let parts_at = |level: LineLevel| -> Vec<LinePart> {
+        PROVIDERS
+            .iter()
+            .zip(&f.providers)
+            .map(|((_, _, label), p)| LinePart::new(label, p, level))
+            .collect()
+    };
+    let room = area.width.saturating_sub(1);
+    let parts = LINE_LEVELS
+        .iter()
+        .map(|l| parts_at(*l))
+        .find(|parts| parts.iter().map(LinePart::width).sum::<u16>() + columns(&done) <= room)
+        .unwrap_or_else(|| parts_at(LINE_LEVELS[LINE_LEVELS.len() - 1]));
     let mut at = Cursor {
         x: area.x + 1,
         end: area.x + area.width,
         y: area.y,
     };
-    let done = format!("{}/min", thousands(f.done_per_minute() as i64));
-    for ((_, _, label), p) in PROVIDERS.iter().zip(&f.providers) {
-        let label = format!("{label} ");
-        let rate = format!(" {} ", rate_text(p.rate()));
-        let errors = match p.errors_last_minute() {
-            (0, 0) => String::new(),
-            (t, 0) => format!("429×{t} "),
-            (0, s) => format!("5xx×{s} "),
-            (t, s) => format!("429×{t} 5xx×{s} "),
-        };
-        let share = p.used_share();
-        let gauge = if share.is_some() { GAUGE } else { 0 };
-        let width = columns(&label) + gauge + SPARK + columns(&rate) + columns(&errors) + 2;
-        if !at.fits(width) {
+    for part in &parts {
+        if !at.fits(part.width()) {
             break;
         }
         frame.render_widget(
-            Span::styled(label.clone(), theme.title),
-            at.take(columns(&label)),
+            Span::styled(part.label.clone(), theme.title),
+            at.take(columns(&part.label)),
         );
-        if let Some(share) = share {
-            let cells = usize::from(GAUGE - 1);
+        if let Some(share) = part.gauge {
+            // The gauge's last column is a space before the sparkline.
+            let cells = usize::from(part.gauge_width - 1);
             let filled = ((share * cells as f64).round() as usize).min(cells);
             let bar = Line::from(vec![
                 Span::styled(FILLED.repeat(filled), quota_style(share, theme)),
                 Span::styled(UNFILLED.repeat(cells - filled), theme.dim),
             ]);
-            frame.render_widget(bar, at.take(GAUGE));
+            frame.render_widget(bar, at.take(part.gauge_width));
         }
-        let r = at.take(SPARK);
-        frame.render_widget(
-            Sparkline::default()
-                .data(spark_data(&p.rates, r.width))
-                .style(theme.syncing),
-            r,
-        );
-        frame.render_widget(
-            Span::styled(rate.clone(), theme.base),
-            at.take(columns(&rate)),
-        );
-        if !errors.is_empty() {
+        if part.spark > 0 {
+            let r = at.take(part.spark);
             frame.render_widget(
-                Span::styled(errors.clone(), theme.error),
-                at.take(columns(&errors)),
+                Sparkline::default()
+                    .data(spark_data(part.rates, r.width))
+                    .style(theme.syncing),
+                r,
+            );
+        }
+        frame.render_widget(
+            Span::styled(part.rate.clone(), theme.base),
+            at.take(columns(&part.rate)),
+        );
+        if !part.errors.is_empty() {
+            frame.render_widget(
+                Span::styled(part.errors.clone(), theme.error),
+                at.take(columns(&part.errors)),
             );
         }
         frame.render_widget(Span::styled("│ ", theme.dim), at.take(2));

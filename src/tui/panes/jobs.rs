@@ -6,7 +6,7 @@ use std::cmp::Reverse;
 
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table, TableState};
 
@@ -307,6 +307,41 @@ pub fn draw(
             .collect::<Vec<_>>()
             .join(" · ")
     );
+    // Below 110 columns the worker gives way to the artist and the error.
+    let (artist, progress) = if wide { (28, 20) } else { (20, 16) };
+    let columns: Vec<(&str, Constraint)> = [
+        ("STATUS", Constraint::Length(11)),
+        ("ARTIST", Constraint::Length(artist)),
+        ("TRIES", Constraint::Length(5)),
+        ("QUEUED", Constraint::Length(8)),
+        ("TOOK", Constraint::Length(7)),
+        ("WORKER", Constraint::Length(18)),
+        ("PROGRESS / ERROR", Constraint::Min(progress)),
+    ]
+    .into_iter()
+    .filter(|(name, _)| wide || *name != "WORKER")
+    .collect();
+    // The columns as the table lays them out (after the selection mark), so that a name or an
+    // error too long for its column ends in `…`.
+    let laid_out = Layout::horizontal(columns.iter().map(|(_, c)| *c))
+        .flex(Flex::Start)
+        .spacing(1)
+        .split({
+            let inner = Block::bordered().inner(r);
+            Rect {
+                x: inner.x + 2,
+                width: inner.width.saturating_sub(2),
+                ..inner
+            }
+        });
+    let fit = |text: String, name: &str| {
+        let width = columns
+            .iter()
+            .position(|(n, _)| *n == name)
+            .and_then(|i| laid_out.get(i))
+            .map_or(0, |c| usize::from(c.width));
+        truncate(&text, width)
+    };
     let rows: Vec<Row> = jobs
         .shown_jobs()
         .map(|j| {
@@ -340,7 +375,7 @@ pub fn draw(
             let state = shown_state(j, now);
             let mut cells = vec![
                 Cell::from(state).style(style),
-                Cell::from(sanitize(&j.artist_name)),
+                Cell::from(fit(sanitize(&j.artist_name), "ARTIST")),
                 Cell::from(format!("{}/{}", j.attempts, j.max_attempts)),
                 Cell::from(j.requested_at.map(|t| relative(t, now)).unwrap_or_default()),
                 Cell::from(Line::from(took).right_aligned()),
@@ -350,24 +385,10 @@ pub fn draw(
                     j.worker.as_deref().unwrap_or_default(),
                 )));
             }
-            cells.push(Cell::from(progress));
+            cells.push(Cell::from(fit(progress, "PROGRESS / ERROR")));
             Row::new(cells)
         })
         .collect();
-    // Below 110 columns the worker gives way to the artist and the error.
-    let (artist, progress) = if wide { (28, 20) } else { (20, 16) };
-    let columns: Vec<(&str, Constraint)> = [
-        ("STATUS", Constraint::Length(11)),
-        ("ARTIST", Constraint::Length(artist)),
-        ("TRIES", Constraint::Length(5)),
-        ("QUEUED", Constraint::Length(8)),
-        ("TOOK", Constraint::Length(7)),
-        ("WORKER", Constraint::Length(18)),
-        ("PROGRESS / ERROR", Constraint::Min(progress)),
-    ]
-    .into_iter()
-    .filter(|(name, _)| wide || *name != "WORKER")
-    .collect();
     let table = Table::new(rows, columns.iter().map(|(_, c)| *c))
         .header(Row::new(columns.iter().map(|(name, _)| *name)).style(theme.title))
         .row_highlight_style(theme.selected)

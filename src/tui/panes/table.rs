@@ -19,52 +19,8 @@ use crate::tui::filter::{Query, SearchKey};
 use crate::tui::live::Live;
 use crate::tui::theme::Theme;
 
-/// Columns the table sorts by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SortColumn {
-    Name,
-    Overall,
-    Ticketmaster,
-    Spotify,
-    Setlistfm,
-    LastSync,
-    Shows,
-    Songs,
-    LastError,
-}
-
-impl SortColumn {
-    pub const ALL: [SortColumn; 9] = [
-        SortColumn::Name,
-        SortColumn::Overall,
-        SortColumn::Ticketmaster,
-        SortColumn::Spotify,
-        SortColumn::Setlistfm,
-        SortColumn::LastSync,
-        SortColumn::Shows,
-        SortColumn::Songs,
-        SortColumn::LastError,
-    ];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            SortColumn::Name => "name",
-            SortColumn::Overall => "overall",
-            SortColumn::Ticketmaster => "ticketmaster",
-            SortColumn::Spotify => "spotify",
-            SortColumn::Setlistfm => "setlist.fm",
-            SortColumn::LastSync => "last sync",
-            SortColumn::Shows => "shows",
-            SortColumn::Songs => "songs",
-            SortColumn::LastError => "last error",
-        }
-    }
-
-    fn next(self) -> SortColumn {
-        let i = SortColumn::ALL.iter().position(|c| *c == self).unwrap_or(0);
-        SortColumn::ALL[(i + 1) % SortColumn::ALL.len()]
-    }
-}
+/// Columns the table sorts by: the store's sort keys (a page of `list_artists` sorts the same).
+pub use crate::store::artists::SortKey as SortColumn;
 
 /// The artists to sync for `S`: the marked ones (some perhaps hidden by the filter), else
 /// every shown one.
