@@ -127,3 +127,29 @@ fn the_check_finds_a_forbidden_import() {
         .collect();
     assert_eq!(hits, [3]);
 }
+
+/// One TLS crypto library: rustls on aws-lc-rs for reqwest and sqlx alike. `ring` came in
+/// through apalis's default `tokio-comp` (sqlx's `tls-rustls`); this fails if anything brings
+/// it back into this platform's build. (Cargo.lock is no guide: it lists every platform's
+/// packages, `ring` among them for targets this tool is not built for.)
+#[test]
+fn one_tls_crypto_library_is_linked() {
+    let tree = |package: &str| {
+        let out = std::process::Command::new(env!("CARGO"))
+            .args(["tree", "--offline", "-e", "normal", "-i", package])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("cargo runs");
+        assert!(out.status.success(), "cargo tree -i {package} failed");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(
+        tree("aws-lc-rs").starts_with("aws-lc-rs"),
+        "rustls's provider is aws-lc-rs"
+    );
+    assert_eq!(
+        tree("ring"),
+        "",
+        "`ring` is linked again: a second TLS crypto library (see Cargo.toml's apalis lines)"
+    );
+}

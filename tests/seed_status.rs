@@ -942,6 +942,15 @@ fn binary_seeds_then_reports_status_on_sqlite() {
         text.ends_with("2 of 200 artists match the filter\n"),
         "{text}"
     );
+    // `~`: a fuzzy name, the letters in order.
+    let fuzzy = syncdeck(dir.path(), &env, &["status", "--filter", "~mtlycr"]);
+    assert_eq!(fuzzy.status.code(), Some(0), "{}", all_output(&fuzzy));
+    let text = stdout(&fuzzy);
+    assert!(text.contains("Mötley Crüe"), "{text}");
+    assert!(
+        text.ends_with("1 of 200 artists match the filter\n"),
+        "{text}"
+    );
     let json = syncdeck(
         dir.path(),
         &env,

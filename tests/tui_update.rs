@@ -2286,3 +2286,27 @@ fn the_one_line_figures_keep_every_provider_by_dropping_detail_first() {
     }
     assert!(!narrow.contains('─'), "no gauges: {narrow:?}");
 }
+
+#[test]
+fn s_in_the_jobs_view_syncs_the_selected_jobs_artist_again_unless_it_is_active() {
+    let mut app = jobs_app();
+    // Running first: nothing to queue.
+    assert!(app.update(key('s')).is_empty());
+    assert!(
+        app.notice
+            .as_deref()
+            .is_some_and(|n| n.contains("still running")),
+        "{:?}",
+        app.notice
+    );
+    app.update(key('j'));
+    app.update(key('j'));
+    assert_eq!(
+        app.update(key('s')),
+        [Effect::Enqueue {
+            artists: vec![("a1".into(), "Sigur Rós".into())],
+            kind: RequestKind::Manual,
+        }]
+    );
+    assert_eq!(app.overlay, Some(Overlay::Jobs), "the view stays open");
+}

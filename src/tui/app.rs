@@ -703,6 +703,7 @@ impl App {
                 Vec::new()
             }
             Command::Cancel => self.cancel_selected_job(),
+            Command::Sync => self.sync_selected_job(),
             Command::Detail => self.open_selected_job(),
             Command::Filter => {
                 self.mode = Mode::JobsFilter;
@@ -1013,6 +1014,27 @@ impl App {
         let now = self.header.read_at.unwrap_or_else(chrono::Utc::now);
         let plan = crate::engine::plan::plan(artists.len(), firsts, &budgets, now);
         vec![format!("calls: {}", plan.calls_line()), plan.outcome()]
+    }
+
+    /// `s` in the jobs view: syncs the selected job's artist again (manual priority), unless
+    /// its job is still queued or running.
+    fn sync_selected_job(&mut self) -> Vec<Effect> {
+        let Some(j) = self.jobs.selected_job() else {
+            return Vec::new();
+        };
+        let name = crate::text::sanitize(&j.artist_name);
+        if j.status.is_active() {
+            self.notice = Some(format!(
+                "{name}'s job is still {}; nothing to queue",
+                j.status.as_str()
+            ));
+            return Vec::new();
+        }
+        self.notice = Some(format!("queued {name}"));
+        vec![Effect::Enqueue {
+            artists: vec![(j.artist_id.clone(), j.artist_name.clone())],
+            kind: RequestKind::Manual,
+        }]
     }
 
     /// `c` in the jobs view: cancels the selected job if it is queued or running.

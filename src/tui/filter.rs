@@ -2,7 +2,7 @@
 //! `spotify:pending`, `never-synced`, `has-error`, `error:TEXT` (in the last error), free text
 //! on the name (or the Ticketmaster id), `!` to negate a term and `|` between alternatives
 //! (`status:error|status:syncing`, `metallica|slayer`), `~` for a fuzzy name (`~mtlca` finds
-//! "Metallica": the letters in order, gaps allowed, as fzf matches). Every term must hold. Text
+//! "Metallica": the letters in order, close together, by nucleo's matcher). Every term must hold. Text
 //! is compared without case or accents: `sigur ros` finds "Sigur Rós".
 
 use crate::store::artists::ArtistSummary;
@@ -70,18 +70,28 @@ thread_local! {
         std::cell::RefCell::new(nucleo_matcher::Matcher::new(nucleo_matcher::Config::DEFAULT));
 }
 
-/// Whether the folded `needle`'s letters occur in order in the folded `haystack`.
+/// Whether the folded `needle`'s letters occur in order in the folded `haystack`, close
+/// together: nucleo's best alignment must span less than three times the letters typed. (Any
+/// scattered subsequence would do for fzf, which ranks; a filter does not rank, and over a
+/// catalog six letters are found scattered in most long names.)
 fn fuzzy(haystack: &str, needle: &str) -> bool {
     use nucleo_matcher::Utf32Str;
-    let (mut h, mut n) = (Vec::new(), Vec::new());
-    MATCHER.with(|m| {
+    let (mut h, mut n, mut at) = (Vec::new(), Vec::new(), Vec::new());
+    let letters = needle.chars().count() as u32;
+    let found = MATCHER.with(|m| {
         m.borrow_mut()
-            .fuzzy_match(
+            .fuzzy_indices(
                 Utf32Str::new(haystack, &mut h),
                 Utf32Str::new(needle, &mut n),
+                &mut at,
             )
             .is_some()
-    })
+    });
+    found
+        && match (at.iter().min(), at.iter().max()) {
+            (Some(first), Some(last)) => last - first < 3 * letters,
+            _ => false,
+        }
 }
 
 /// One whitespace-separated term: any of its `|` alternatives holds (then `!` negates).
@@ -264,6 +274,18 @@ mod tests {
             names("~acm", &all),
             Vec::<String>::new(),
             "letters out of order"
+        );
+        let long = [artist(
+            "The Extraordinarily Long-Winded Philharmonic Society of Amateur Kazoo Players, \
+             Handbell Ringers, Accordion Enthusiasts and Assorted Travelling Minstrels",
+            "{}",
+            false,
+            None,
+        )];
+        assert_eq!(
+            names("~mtlycr", &long),
+            Vec::<String>::new(),
+            "letters scattered over a long name are no match"
         );
         assert_eq!(names("!~mtlca", &all).len(), 2, "negated");
         assert_eq!(names("~mtlca|~grth", &all), ["Metallica", "Garth Brooks"]);

@@ -165,6 +165,7 @@ fn draw_status(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
                 ],
                 Some(Overlay::Jobs) => vec![
                     "↑↓ select".into(),
+                    hint(app, Command::Sync, "sync again"),
                     hint(app, Command::Cancel, "cancel the job"),
                     hint(app, Command::Detail, "open its artist"),
                     hint(app, Command::Filter, "filter"),

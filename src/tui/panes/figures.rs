@@ -46,6 +46,8 @@ pub struct ProviderFigures {
     pub rates: VecDeque<f64>,
     /// 429s and 5xx answers per reading, with the reading's time, for the last minute.
     errors: VecDeque<(DateTime<Utc>, u64, u64)>,
+    /// 429s plus 5xx answers per reading, newest last (the panel's red sparkline).
+    pub error_history: VecDeque<u64>,
     last_used: Option<u64>,
     last_traffic: Option<TrafficCounts>,
 }
@@ -129,6 +131,12 @@ impl Figures {
                 if let Some(before) = f.last_traffic {
                     let d = now.since(&before);
                     f.errors.push_back((at, d.throttled, d.server_errors));
+                    let n = d.throttled + d.server_errors;
+                    changed |= n > 0 || f.error_history.iter().any(|e| *e > 0);
+                    f.error_history.push_back(n);
+                    if f.error_history.len() > RATE_SAMPLES {
+                        f.error_history.pop_front();
+                    }
                 }
                 f.last_traffic = Some(now);
             }
@@ -411,11 +419,13 @@ fn quota_gauge<'a>(share: f64, theme: &Theme) -> LineGauge<'a> {
 fn draw_panel(frame: &mut Frame<'_>, f: &Figures, theme: &Theme, area: Rect) {
     let lines = Layout::vertical([Constraint::Length(1); 4]).split(area);
     for (((_, label, _), p), line) in PROVIDERS.iter().zip(&f.providers).zip(lines.iter()) {
-        let [name, gauge, spark, rate, errors] = Layout::horizontal([
+        let [name, gauge, spark, rate, error_spark, errors] = Layout::horizontal([
             Constraint::Length(13),
-            Constraint::Percentage(35),
+            Constraint::Percentage(25),
             Constraint::Fill(1),
-            Constraint::Length(9),
+            Constraint::Length(7),
+            // A minute of readings (one every 2 s).
+            Constraint::Length(30),
             Constraint::Length(28),
         ])
         .spacing(1)
@@ -446,6 +456,15 @@ fn draw_panel(frame: &mut Frame<'_>, f: &Figures, theme: &Theme, area: Rect) {
             spark,
         );
         frame.render_widget(Span::styled(rate_text(p.rate()), theme.base), rate);
+        let skip = p
+            .error_history
+            .len()
+            .saturating_sub(usize::from(error_spark.width));
+        let history: Vec<u64> = p.error_history.iter().skip(skip).copied().collect();
+        frame.render_widget(
+            Sparkline::default().data(history).style(theme.error),
+            error_spark,
+        );
         let (throttled, server) = p.errors_last_minute();
         let style = if throttled + server > 0 {
             theme.error
