@@ -292,7 +292,11 @@ mod tests {
         let rós = [artist("Sigur Rós", "{}", false, None)];
         assert_eq!(names("~sgrrs", &rós), ["Sigur Rós"], "accents folded");
         let tilde = [artist("~Tilde Band", "{}", false, None)];
-        assert_eq!(names("name:~tilde", &tilde), ["~Tilde Band"], "name: is literal");
+        assert_eq!(
+            names("name:~tilde", &tilde),
+            ["~Tilde Band"],
+            "name: is literal"
+        );
         let err = Query::parse("~").unwrap_err();
         assert!(err.contains("letters after ~"), "{err}");
     }
