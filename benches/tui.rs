@@ -136,7 +136,6 @@ fn loaded_app(list: Vec<ArtistSummary>, now: DateTime<Utc>) -> App {
         running: 0,
         paused: false,
         read_at: None,
-        traffic: Vec::new(),
     }));
     for i in 0..40 {
         app.update(Action::Engine(EngineEvent::Log(LogLine {

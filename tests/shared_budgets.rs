@@ -20,7 +20,7 @@ use syncdeck::providers::http::{HttpSettings, ProviderHttp, Transport, Transport
 use syncdeck::providers::limiter::Rate;
 use syncdeck::providers::{Provider, ProviderError};
 use syncdeck::store::budgets::{
-    self, BudgetKey, MAX_BOOK_AHEAD, SlotGrant, set_throttled, snapshot_at, take_slot,
+    self, BudgetKey, MAX_BOOK_AHEAD, SlotGrant, count_answer, set_throttled, snapshot_at, take_slot,
 };
 use syncdeck::store::{OpenMode, Store};
 
@@ -310,6 +310,29 @@ async fn the_stored_key_never_contains_the_secret(a: Store, _b: Store) {
     assert_eq!(snap[0].key.len(), "setlist.fm:".len() + 8);
 }
 
+/// 429s and 5xx answers counted by two processes add up in one row; other statuses count
+/// nothing; a key no request has booked yet gets its row.
+async fn refused_answers_are_counted_for_every_process(a: Store, b: Store) {
+    let k = key("tm", 200, Some(5000));
+    for (store, status) in [
+        (&a, 429),
+        (&b, 429),
+        (&a, 503),
+        (&b, 500),
+        (&a, 404),
+        (&b, 200),
+    ] {
+        count_answer(store, &k, status).await.expect("count_answer");
+    }
+    let row = &snapshot_at(&b, t0()).await.expect("snapshot")[0];
+    assert_eq!((row.answers_429, row.answers_5xx), (2, 2));
+    assert_eq!(row.day_used, 0, "answers are not requests");
+    // Requests booked afterwards leave the counts alone.
+    take_slot(&a, &k, t0()).await.expect("take_slot");
+    let row = &snapshot_at(&a, t0()).await.expect("snapshot")[0];
+    assert_eq!((row.answers_429, row.answers_5xx, row.day_used), (2, 2, 1));
+}
+
 // ---------------------------------------------------------------------------------------------
 // One test per case and backend.
 
@@ -363,6 +386,11 @@ on_both_backends!(
     slots_are_never_booked_past_the_horizon,
     sqlite_slots_are_never_booked_past_the_horizon,
     postgres_slots_are_never_booked_past_the_horizon
+);
+on_both_backends!(
+    refused_answers_are_counted_for_every_process,
+    sqlite_refused_answers_are_counted_for_every_process,
+    postgres_refused_answers_are_counted_for_every_process
 );
 on_both_backends!(
     the_stored_key_never_contains_the_secret,
@@ -420,6 +448,29 @@ async fn db_gates_of_two_processes_pace_together_and_stop_at_the_quota() {
             resets_at: Some(_),
         }) => {}
         other => panic!("expected the quota to be exhausted, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_db_gate_counts_429_and_5xx_answers_for_the_other_processes() {
+    let (_dir, a, b) = sqlite_pair().await;
+    let s = settings(10, None);
+    let ga = DbGate::for_provider(a, Provider::Setlistfm, SECRET, &s);
+    for status in [429, 502, 200, 404] {
+        ga.answered(status);
+    }
+    // Recorded in the background: poll the other handle until it sees both.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let rows = snapshot_at(&b, t0()).await.expect("snapshot");
+        if rows.first().map(|r| (r.answers_429, r.answers_5xx)) == Some((1, 1)) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the answers never reached the table: {rows:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

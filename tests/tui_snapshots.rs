@@ -19,8 +19,6 @@ use common::tui_keys::{code, key};
 use syncdeck::checks::{Check, CheckStatus, EnvReport};
 use syncdeck::engine::events::{LogLevel, LogLine, PartProgress};
 use syncdeck::engine::{EngineEvent, RunCounts};
-use syncdeck::providers::error::Provider;
-use syncdeck::providers::traffic::TrafficCounts;
 use syncdeck::store::artists::{ArtistDetail, ArtistSummary};
 use syncdeck::store::budgets::BudgetRow;
 use syncdeck::store::runs::{AttemptRow, RunRow, RunStatus};
@@ -166,6 +164,8 @@ fn header() -> HeaderInfo {
                 day_limit: Some(5_000),
                 resets_at: Some(now() + chrono::Duration::hours(3)),
                 throttled_until: None,
+                answers_429: 0,
+                answers_5xx: 0,
             },
             BudgetRow {
                 key: "sp:demo".into(),
@@ -174,6 +174,8 @@ fn header() -> HeaderInfo {
                 day_limit: None,
                 resets_at: None,
                 throttled_until: None,
+                answers_429: 0,
+                answers_5xx: 1,
             },
             BudgetRow {
                 key: "sf:demo".into(),
@@ -182,37 +184,14 @@ fn header() -> HeaderInfo {
                 day_limit: Some(1_440),
                 resets_at: Some(now() + chrono::Duration::hours(5)),
                 throttled_until: Some(now() + chrono::Duration::seconds(42)),
+                answers_429: 2,
+                answers_5xx: 0,
             },
         ],
         queued: 1,
         running: 1,
         paused: false,
         read_at: Some(now()),
-        traffic: vec![
-            (
-                Provider::Ticketmaster,
-                TrafficCounts {
-                    sent: 90,
-                    ..Default::default()
-                },
-            ),
-            (
-                Provider::Spotify,
-                TrafficCounts {
-                    sent: 180,
-                    server_errors: 1,
-                    ..Default::default()
-                },
-            ),
-            (
-                Provider::Setlistfm,
-                TrafficCounts {
-                    sent: 30,
-                    throttled: 2,
-                    ..Default::default()
-                },
-            ),
-        ],
     }
 }
 
@@ -254,32 +233,16 @@ fn with_history(app: &mut App) {
             let since: u32 = (1..=back).map(calls).sum();
             b.day_used = b.day_used.saturating_sub(since);
         }
+        // Answers counted so far by every process: a 503 for Spotify 10 s before the end, 429s
+        // for setlist.fm 32 s and 4 s before it.
         let step = (30 - back) as u64;
-        h.traffic = vec![
-            (
-                Provider::Ticketmaster,
-                TrafficCounts {
-                    sent: step * 3,
-                    ..Default::default()
-                },
-            ),
-            (
-                Provider::Spotify,
-                TrafficCounts {
-                    sent: step * 6,
-                    server_errors: u64::from(step >= 25),
-                    ..Default::default()
-                },
-            ),
-            (
-                Provider::Setlistfm,
-                TrafficCounts {
-                    sent: step,
-                    throttled: (step / 14).min(2),
-                    ..Default::default()
-                },
-            ),
-        ];
+        for b in &mut h.budgets {
+            match b.provider.as_str() {
+                "spotify" => b.answers_5xx = u64::from(step >= 25),
+                "setlist.fm" => b.answers_429 = (step / 14).min(2),
+                _ => {}
+            }
+        }
         app.update(Action::HeaderLoaded(h));
     }
     for minute in 0..5u64 {
@@ -991,8 +954,8 @@ fn the_figures_show_quotas_rates_errors_and_artists_per_minute() {
         "1,234/5,000 today",
         "310 today · no daily quota",
         "1,440/1,440 today",
-        "429 0 · 5xx 1 last min here",
-        "429 2 · 5xx 0 last min here",
+        "429 0 · 5xx 1 last min",
+        "429 2 · 5xx 0 last min",
         "12 artists/min · 30 in 6 min",
     ] {
         assert!(tall.contains(says), "{says}:\n{tall}");

@@ -2130,26 +2130,32 @@ fn budget(provider: &str, used: u32, limit: Option<u32>) -> syncdeck::store::bud
         day_limit: limit,
         resets_at: None,
         throttled_until: None,
+        answers_429: 0,
+        answers_5xx: 0,
+    }
+}
+
+/// A budget row with its 429 and 5xx counts so far.
+fn answered(
+    provider: &str,
+    used: u32,
+    limit: Option<u32>,
+    (answers_429, answers_5xx): (u64, u64),
+) -> syncdeck::store::budgets::BudgetRow {
+    syncdeck::store::budgets::BudgetRow {
+        answers_429,
+        answers_5xx,
+        ..budget(provider, used, limit)
     }
 }
 
 fn reading(secs: i64, tm_used: u32, sf_throttled: u64) -> Action {
-    use syncdeck::providers::error::Provider;
-    use syncdeck::providers::traffic::TrafficCounts;
     Action::HeaderLoaded(HeaderInfo {
         budgets: vec![
             budget("ticketmaster", tm_used, Some(5000)),
-            budget("setlist.fm", 100, Some(1440)),
+            answered("setlist.fm", 100, Some(1440), (sf_throttled, 0)),
         ],
         read_at: Some(now() + chrono::Duration::seconds(secs)),
-        traffic: vec![(
-            Provider::Setlistfm,
-            TrafficCounts {
-                sent: 50,
-                throttled: sf_throttled,
-                ..TrafficCounts::default()
-            },
-        )],
         ..HeaderInfo::default()
     })
 }
@@ -2189,7 +2195,7 @@ fn a_header_reading_that_changes_nothing_drawn_asks_for_no_frame() {
         read_at: Some(now()),
         ..HeaderInfo::default()
     }));
-    // The same figures a second later (no budgets, no traffic): nothing to draw.
+    // The same figures a second later (no budgets, so no calls and no answers): nothing to draw.
     assert!(!app.take_header(HeaderInfo {
         queued: 3,
         read_at: Some(now() + chrono::Duration::seconds(1)),
@@ -2247,27 +2253,14 @@ fn artists_per_minute_count_each_ended_run_once() {
 
 #[test]
 fn the_one_line_figures_keep_every_provider_by_dropping_detail_first() {
-    use syncdeck::providers::error::Provider;
-    use syncdeck::providers::traffic::TrafficCounts;
     let reading = |secs: i64, n: u64| {
-        let errors = |throttled: u64, server_errors: u64| TrafficCounts {
-            sent: n * 100,
-            throttled,
-            server_errors,
-            no_answer: 0,
-        };
         Action::HeaderLoaded(HeaderInfo {
             budgets: vec![
-                budget("ticketmaster", 100 + n as u32, Some(5000)),
-                budget("spotify", 200 + n as u32, None),
-                budget("setlist.fm", 50 + n as u32, Some(1440)),
+                answered("ticketmaster", 100 + n as u32, Some(5000), (n * 2, n)),
+                answered("spotify", 200 + n as u32, None, (n * 2, n)),
+                answered("setlist.fm", 50 + n as u32, Some(1440), (n * 3, n * 40)),
             ],
             read_at: Some(now() + chrono::Duration::seconds(secs)),
-            traffic: vec![
-                (Provider::Ticketmaster, errors(n * 2, n)),
-                (Provider::Spotify, errors(n * 2, n)),
-                (Provider::Setlistfm, errors(n * 3, n * 40)),
-            ],
             ..HeaderInfo::default()
         })
     };

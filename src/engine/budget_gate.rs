@@ -176,22 +176,44 @@ impl RequestGate for DbGate {
     }
 
     fn throttled(&self, until: DateTime<Utc>) {
+        // Recorded in the background: this process's own retry already waits for the throttle,
+        // the row is for the others.
+        self.share("a 429 throttle", move |store, key| async move {
+            budgets::set_throttled(&store, &key, until).await
+        });
+    }
+
+    fn answered(&self, status: u16) {
+        if status == 429 || (500..600).contains(&status) {
+            self.share("a refused answer's count", move |store, key| async move {
+                budgets::count_answer(&store, &key, status).await
+            });
+        }
+    }
+}
+
+impl DbGate {
+    /// Writes `what` to the shared row in the background, within the database timeout; a
+    /// failure is a warning (the sync goes on without it).
+    fn share<F, Fut>(&self, what: &'static str, write: F)
+    where
+        F: FnOnce(Store, BudgetKey) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<(), crate::store::StoreError>> + Send,
+    {
         // Called from `send`, inside the runtime; without one there is nothing to share with.
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
         let (store, key, provider) = (self.store.clone(), self.key.clone(), self.provider);
-        // Recorded in the background: this process's own retry already waits for the throttle,
-        // the row is for the others.
         runtime.spawn(async move {
-            let outcome =
-                tokio::time::timeout(DB_TIMEOUT, budgets::set_throttled(&store, &key, until)).await;
+            let label = key.key.clone();
+            let outcome = tokio::time::timeout(DB_TIMEOUT, write(store, key)).await;
             let why = match outcome {
                 Ok(Ok(())) => return,
                 Ok(Err(e)) => e.to_string(),
                 Err(_) => format!("no answer within {} s", DB_TIMEOUT.as_secs()),
             };
-            tracing::warn!(provider = %provider, budget = %key.key, "cannot share a 429 throttle with other processes: {why}");
+            tracing::warn!(provider = %provider, budget = %label, "cannot share {what} with other processes: {why}");
         });
     }
 }

@@ -169,29 +169,6 @@ impl Engine {
         &self.inner.store
     }
 
-    /// What each configured provider's client has sent and had back since this process
-    /// started (the console's figures).
-    pub fn traffic(
-        &self,
-    ) -> Vec<(
-        crate::providers::error::Provider,
-        crate::providers::traffic::TrafficCounts,
-    )> {
-        use crate::providers::error::Provider;
-        let c = &self.inner.clients;
-        let mut out = Vec::new();
-        if let Ok(tm) = &c.ticketmaster {
-            out.push((Provider::Ticketmaster, tm.http().traffic.counts()));
-        }
-        if let Ok(sp) = &c.spotify {
-            out.push((Provider::Spotify, sp.http().traffic.counts()));
-        }
-        if let Ok(sf) = &c.setlistfm {
-            out.push((Provider::Setlistfm, sf.http().traffic.counts()));
-        }
-        out
-    }
-
     pub fn settings(&self) -> &EngineSettings {
         &self.inner.settings
     }

@@ -14,4 +14,7 @@ pub trait RequestGate: Send + Sync {
     fn acquire(&self) -> BoxFuture<'_, Result<(), ProviderError>>;
     /// The provider answered 429: hold every process back until `until`.
     fn throttled(&self, until: DateTime<Utc>);
+    /// The provider answered with `status` (counted for every process's figures when it is
+    /// 429 or 5xx).
+    fn answered(&self, _status: u16) {}
 }

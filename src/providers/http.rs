@@ -233,8 +233,6 @@ pub struct ProviderHttp {
     limiter: Limiter,
     pub settings: HttpSettings,
     pub budget: Arc<Budget>,
-    /// What was sent and what came back (the console's figures).
-    pub traffic: Arc<super::traffic::Traffic>,
     /// Secret values to scrub from any text that leaves this layer.
     secrets: Vec<String>,
     on_retry: Option<RetryHook>,
@@ -343,7 +341,6 @@ impl ProviderHttp {
             client,
             limiter: Limiter::new(settings.rate),
             budget: Arc::new(Budget::new(settings.daily_limit)),
-            traffic: Arc::default(),
             settings,
             secrets,
             on_retry: None,
@@ -468,16 +465,13 @@ impl ProviderHttp {
             // Last, so that the window holds the times requests really left.
             self.limiter.until_window_open().await;
             let started = tokio::time::Instant::now();
-            self.traffic.sent();
             let outcome = tokio::time::timeout(
                 self.settings.timeout,
                 self.transport.execute(&self.client, request),
             )
             .await;
-            match &outcome {
-                Ok(Ok((status, _, _))) => self.traffic.answered(status.as_u16()),
-                Ok(Err(TransportError::TooLarge { .. })) => {}
-                Ok(Err(TransportError::NoAnswer(_))) | Err(_) => self.traffic.unanswered(),
+            if let (Some(gate), Ok(Ok((status, _, _)))) = (&self.gate, &outcome) {
+                gate.answered(status.as_u16());
             }
             let error = match outcome {
                 Err(_) => self.no_answer(

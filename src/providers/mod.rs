@@ -11,6 +11,5 @@ pub mod redact;
 pub mod setlistfm;
 pub mod spotify;
 pub mod ticketmaster;
-pub mod traffic;
 
 pub use error::{Provider, ProviderError};

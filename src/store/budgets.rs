@@ -109,6 +109,9 @@ pub struct BudgetRow {
     pub resets_at: Option<DateTime<Utc>>,
     /// Set while a 429 holds the key back.
     pub throttled_until: Option<DateTime<Utc>>,
+    /// 429 and 5xx answers to this key so far, counted by every process (only ever grow).
+    pub answers_429: u64,
+    pub answers_5xx: u64,
 }
 
 fn chrono(d: Duration) -> chrono::Duration {
@@ -285,6 +288,37 @@ pub async fn set_throttled(
     Ok(())
 }
 
+/// Counts a 429 or 5xx answer to `key` (any other status counts nothing), for every
+/// process's figures.
+pub async fn count_answer(store: &Store, key: &BudgetKey, status: u16) -> Result<(), StoreError> {
+    let (throttled, server_error): (i64, i64) = match status {
+        429 => (1, 0),
+        500..=599 => (0, 1),
+        _ => return Ok(()),
+    };
+    let now = to_db(millis(Utc::now()));
+    let q = crate::sql!(
+        "INSERT INTO syncdeck_api_budgets (budget_key, provider, day_started_at, day_used, day_limit, next_slot_at, updated_at, answers_429, answers_5xx) \
+         VALUES ($1, $2, $3::timestamptz, 0, $4, $3::timestamptz, $3::timestamptz, $5, $6) \
+         ON CONFLICT (budget_key) DO UPDATE SET \
+           answers_429 = syncdeck_api_budgets.answers_429 + EXCLUDED.answers_429, \
+           answers_5xx = syncdeck_api_budgets.answers_5xx + EXCLUDED.answers_5xx"
+    );
+    crate::with_pool!(&store.db, pool, b => {
+        sqlx::query(q.text(b))
+            .bind(&key.key).bind(key.provider).bind(&now)
+            .bind(limit_to_db(key.day_limit))
+            .bind(throttled).bind(server_error)
+            .execute(pool).await.map(|_| ())
+    })
+    .map_err(|e| {
+        StoreError::query(
+            format!("counting an HTTP {status} of the API budget {}", key.key),
+            e,
+        )
+    })
+}
+
 /// Every budget as of now, for the console's header.
 pub async fn snapshot(store: &Store) -> Result<Vec<BudgetRow>, StoreError> {
     snapshot_at(store, Utc::now()).await
@@ -293,35 +327,40 @@ pub async fn snapshot(store: &Store) -> Result<Vec<BudgetRow>, StoreError> {
 /// Every budget as of `now`: an ended window reads as 0 used, a past throttle as none.
 pub async fn snapshot_at(store: &Store, now: DateTime<Utc>) -> Result<Vec<BudgetRow>, StoreError> {
     let q = crate::sql!(
-        "SELECT budget_key, provider, day_used, day_limit, day_started_at::text, throttled_until::text \
+        "SELECT budget_key, provider, day_used, day_limit, day_started_at::text, throttled_until::text, \
+         answers_429, answers_5xx \
          FROM syncdeck_api_budgets ORDER BY budget_key"
     );
-    type Row = (String, String, i32, i32, String, Option<String>);
+    type Row = (String, String, i32, i32, String, Option<String>, i64, i64);
     let rows: Vec<Row> = crate::with_pool!(&store.db, pool, b => {
         sqlx::query_as::<_, Row>(q.text(b)).fetch_all(pool).await
     })
     .map_err(|e| StoreError::query("reading the API budgets", e))?;
     rows.into_iter()
-        .map(|(key, provider, used, limit, started, throttled)| {
-            let started = parse_ts(&started, "day_started_at", &key)?;
-            let resets_at = Some(started + chrono(DAY)).filter(|r| *r > now);
-            let throttled_until = match throttled.as_deref() {
-                Some(t) => Some(parse_ts(t, "throttled_until", &key)?).filter(|t| *t > now),
-                None => None,
-            };
-            Ok(BudgetRow {
-                day_used: if resets_at.is_some() {
-                    used_from_db(used)
-                } else {
-                    0
-                },
-                day_limit: limit_from_db(limit),
-                resets_at,
-                throttled_until,
-                key,
-                provider,
-            })
-        })
+        .map(
+            |(key, provider, used, limit, started, throttled, a429, a5xx)| {
+                let started = parse_ts(&started, "day_started_at", &key)?;
+                let resets_at = Some(started + chrono(DAY)).filter(|r| *r > now);
+                let throttled_until = match throttled.as_deref() {
+                    Some(t) => Some(parse_ts(t, "throttled_until", &key)?).filter(|t| *t > now),
+                    None => None,
+                };
+                Ok(BudgetRow {
+                    day_used: if resets_at.is_some() {
+                        used_from_db(used)
+                    } else {
+                        0
+                    },
+                    day_limit: limit_from_db(limit),
+                    resets_at,
+                    throttled_until,
+                    answers_429: u64::try_from(a429).unwrap_or(0),
+                    answers_5xx: u64::try_from(a5xx).unwrap_or(0),
+                    key,
+                    provider,
+                })
+            },
+        )
         .collect()
 }
 

@@ -347,8 +347,8 @@ impl App {
         }
     }
 
-    /// A header reading; returns whether anything drawn changed (its time and the traffic
-    /// counters themselves are not drawn, only what the figures make of them).
+    /// A header reading; returns whether anything drawn changed (its time is not drawn; the
+    /// figures say whether what they make of it moved).
     pub fn take_header(&mut self, h: HeaderInfo) -> bool {
         let figures = self.figures.observe(&h);
         let old = &self.header;

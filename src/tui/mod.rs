@@ -316,7 +316,6 @@ impl EffectContext {
                 running: count(crate::store::runs::RunStatus::Running),
                 paused,
                 read_at: Some(Utc::now()),
-                traffic: engine.traffic(),
             }));
         });
     }

@@ -1,7 +1,7 @@
 //! Live figures under the header: per provider, today's quota as a gauge, requests per second
 //! as a sparkline (every process on this database: the differences of the shared budget
-//! counts), 429s and 5xx answers in the last minute (this process's clients); and artists
-//! done per minute (runs ended in any process). One line on small terminals, a panel of four
+//! counts), 429s and 5xx answers in the last minute (every process: the shared answer
+//! counts); and artists done per minute (runs ended in any process). One line on small terminals, a panel of four
 //! on tall ones.
 
 use std::collections::{HashSet, VecDeque};
@@ -13,7 +13,6 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{LineGauge, Sparkline};
 
 use super::header::HeaderInfo;
-use crate::providers::traffic::TrafficCounts;
 use crate::text::thousands;
 use crate::tui::theme::Theme;
 
@@ -49,7 +48,8 @@ pub struct ProviderFigures {
     /// 429s plus 5xx answers per reading, newest last (the panel's red sparkline).
     pub error_history: VecDeque<u64>,
     last_used: Option<u64>,
-    last_traffic: Option<TrafficCounts>,
+    /// The 429 and 5xx counts of the last reading (they only ever grow).
+    last_answers: Option<(u64, u64)>,
 }
 
 impl ProviderFigures {
@@ -85,8 +85,8 @@ pub struct Figures {
 }
 
 impl Figures {
-    /// A header reading: today's counts, the rates since the last reading and this
-    /// process's answers. Returns whether what is drawn changed.
+    /// A header reading: today's counts, the rates since the last reading and the refused
+    /// answers since then. Returns whether what is drawn changed.
     pub fn observe(&mut self, h: &HeaderInfo) -> bool {
         let Some(at) = h.read_at else {
             return false;
@@ -101,9 +101,11 @@ impl Figures {
             let rows = h.budgets.iter().filter(|b| {
                 b.provider == *name || (*name == "setlist.fm" && b.provider == "setlistfm")
             });
-            let (mut used, mut limit) = (0u64, None::<u64>);
+            let (mut used, mut limit, mut answers) = (0u64, None::<u64>, (0u64, 0u64));
             for b in rows {
                 used += u64::from(b.day_used);
+                answers.0 += b.answers_429;
+                answers.1 += b.answers_5xx;
                 if let Some(l) = b.day_limit {
                     limit = Some(limit.map_or(u64::from(l), |x| x + u64::from(l)));
                 }
@@ -122,24 +124,19 @@ impl Figures {
             f.used = used;
             f.limit = limit;
             f.last_used = Some(used);
-            if let Some(now) = h
-                .traffic
-                .iter()
-                .find(|(p, _)| p.label() == *name)
-                .map(|(_, c)| *c)
-            {
-                if let Some(before) = f.last_traffic {
-                    let d = now.since(&before);
-                    f.errors.push_back((at, d.throttled, d.server_errors));
-                    let n = d.throttled + d.server_errors;
-                    changed |= n > 0 || f.error_history.iter().any(|e| *e > 0);
-                    f.error_history.push_back(n);
-                    if f.error_history.len() > RATE_SAMPLES {
-                        f.error_history.pop_front();
-                    }
+            if let Some(before) = f.last_answers {
+                // Counts only grow; fewer means rows went away, not answers.
+                let throttled = answers.0.saturating_sub(before.0);
+                let server = answers.1.saturating_sub(before.1);
+                f.errors.push_back((at, throttled, server));
+                let n = throttled + server;
+                changed |= n > 0 || f.error_history.iter().any(|e| *e > 0);
+                f.error_history.push_back(n);
+                if f.error_history.len() > RATE_SAMPLES {
+                    f.error_history.pop_front();
                 }
-                f.last_traffic = Some(now);
             }
+            f.last_answers = Some(answers);
             let before = f.errors_last_minute();
             f.errors
                 .retain(|(t, _, _)| at - *t < chrono::Duration::seconds(60));
@@ -472,10 +469,7 @@ fn draw_panel(frame: &mut Frame<'_>, f: &Figures, theme: &Theme, area: Rect) {
             theme.dim
         };
         frame.render_widget(
-            Span::styled(
-                format!("429 {throttled} · 5xx {server} last min here"),
-                style,
-            ),
+            Span::styled(format!("429 {throttled} · 5xx {server} last min"), style),
             errors,
         );
     }

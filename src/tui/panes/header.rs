@@ -22,11 +22,6 @@ pub struct HeaderInfo {
     pub paused: bool,
     /// When these were read (the budgets' day is measured from it).
     pub read_at: Option<chrono::DateTime<chrono::Utc>>,
-    /// What this process's provider clients have sent and had back so far.
-    pub traffic: Vec<(
-        crate::providers::error::Provider,
-        crate::providers::traffic::TrafficCounts,
-    )>,
 }
 
 pub fn draw(frame: &mut Frame<'_>, h: &HeaderInfo, theme: &Theme, area: Rect) {
