@@ -351,10 +351,27 @@ impl App {
     /// figures say whether what they make of it moved).
     pub fn take_header(&mut self, h: HeaderInfo) -> bool {
         let figures = self.figures.observe(&h);
-        let old = &self.header;
-        let changed = (&h.database, h.workers, h.slots, &h.budgets)
-            != (&old.database, old.workers, old.slots, &old.budgets)
-            || (h.queued, h.running, h.paused) != (old.queued, old.running, old.paused);
+        // Every field but the reading's time; spelt out so a new field is not forgotten here.
+        let HeaderInfo {
+            database,
+            workers,
+            slots,
+            budgets,
+            queued,
+            running,
+            paused,
+            read_at: _,
+        } = &self.header;
+        let changed = (database, workers, slots, budgets, queued, running, paused)
+            != (
+                &h.database,
+                &h.workers,
+                &h.slots,
+                &h.budgets,
+                &h.queued,
+                &h.running,
+                &h.paused,
+            );
         self.header = h;
         figures || changed
     }
@@ -391,13 +408,8 @@ impl App {
 
     fn on_polled(&mut self, p: Polled) -> Vec<Effect> {
         // Other processes' workers may run this console's batch.
-        if let Some(b) = &mut self.batch {
-            for r in p.runs.iter().filter(|r| !r.status.is_active()) {
-                b.ended(&r.id, r.status);
-            }
-        }
         for r in p.runs.iter().filter(|r| !r.status.is_active()) {
-            self.figures.run_ended(&r.id);
+            self.run_ended(&r.id, r.status);
         }
         for r in &p.runs {
             live::apply(&mut self.live, r);
@@ -437,18 +449,22 @@ impl App {
                 });
                 return Vec::new();
             }
-            EngineEvent::Finished { run_id, status, .. } => {
-                if let Some(b) = &mut self.batch {
-                    b.ended(run_id, *status);
-                }
-                self.figures.run_ended(run_id);
-            }
+            EngineEvent::Finished { run_id, status, .. } => self.run_ended(run_id, *status),
             _ => {}
         }
         match live::on_event(&mut self.live, &ev) {
             Some(artist_id) => vec![Effect::RefreshArtist { artist_id }],
             None => Vec::new(),
         }
+    }
+
+    /// A run ended, here (an event) or in any process (a poll): the bulk gauge and the
+    /// artists-per-minute figure count it, each once.
+    fn run_ended(&mut self, run_id: &str, status: crate::store::runs::RunStatus) {
+        if let Some(b) = &mut self.batch {
+            b.ended(run_id, status);
+        }
+        self.figures.run_ended(run_id);
     }
 
     fn on_candidates(&mut self, query: String, candidates: Vec<Candidate>) -> Vec<Effect> {

@@ -13,6 +13,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{LineGauge, Sparkline};
 
 use super::header::HeaderInfo;
+use crate::providers::error::Provider;
 use crate::text::thousands;
 use crate::tui::theme::Theme;
 
@@ -28,12 +29,12 @@ pub const UNFILLED: &str = "─";
 /// Terminals at least this tall get the four-line panel.
 pub const PANEL_FROM_HEIGHT: u16 = 40;
 
-/// The providers in the order they are shown: the name the budgets and clients use, the
-/// panel's label and the one-line label.
-const PROVIDERS: [(&str, &str, &str); 3] = [
-    ("ticketmaster", "Ticketmaster", "TM"),
-    ("spotify", "Spotify", "SP"),
-    ("setlist.fm", "setlist.fm", "SF"),
+/// The providers in the order they are shown (their budget rows carry `Provider::label`),
+/// with the panel's label and the one-line label.
+const PROVIDERS: [(Provider, &str, &str); 3] = [
+    (Provider::Ticketmaster, "Ticketmaster", "TM"),
+    (Provider::Spotify, "Spotify", "SP"),
+    (Provider::Setlistfm, "setlist.fm", "SF"),
 ];
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -97,10 +98,8 @@ impl Figures {
             .filter(|s| *s > 0.0);
         self.last_read = Some(at);
         let mut changed = false;
-        for ((name, _, _), f) in PROVIDERS.iter().zip(self.providers.iter_mut()) {
-            let rows = h.budgets.iter().filter(|b| {
-                b.provider == *name || (*name == "setlist.fm" && b.provider == "setlistfm")
-            });
+        for ((provider, _, _), f) in PROVIDERS.iter().zip(self.providers.iter_mut()) {
+            let rows = h.budgets.iter().filter(|b| b.provider == provider.label());
             let (mut used, mut limit, mut answers) = (0u64, None::<u64>, (0u64, 0u64));
             for b in rows {
                 used += u64::from(b.day_used);
@@ -147,9 +146,7 @@ impl Figures {
 
     /// A second passed; every sixty a new minute starts.
     pub fn tick(&mut self) {
-        if self.done.is_empty() {
-            self.done.push_back(0);
-        }
+        self.current_minute();
         self.seconds_into_minute += 1;
         if self.seconds_into_minute >= 60 {
             self.seconds_into_minute = 0;
@@ -171,12 +168,16 @@ impl Figures {
         {
             self.seen.remove(&old);
         }
+        *self.current_minute() += 1;
+    }
+
+    /// The current minute's count (the first is opened on first use).
+    fn current_minute(&mut self) -> &mut u64 {
         if self.done.is_empty() {
             self.done.push_back(0);
         }
-        if let Some(current) = self.done.back_mut() {
-            *current += 1;
-        }
+        let last = self.done.len() - 1;
+        &mut self.done[last]
     }
 
     /// Artists done in the last full minute (the current one while the first is running).

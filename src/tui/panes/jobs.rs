@@ -6,7 +6,7 @@ use std::cmp::Reverse;
 
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table, TableState};
 
@@ -323,24 +323,21 @@ pub fn draw(
     .collect();
     // The columns as the table lays them out (after the selection mark), so that a name or an
     // error too long for its column ends in `…`.
-    let laid_out = Layout::horizontal(columns.iter().map(|(_, c)| *c))
-        .flex(Flex::Start)
-        .spacing(1)
-        .split({
-            let inner = Block::bordered().inner(r);
-            Rect {
-                x: inner.x + 2,
-                width: inner.width.saturating_sub(2),
-                ..inner
-            }
-        });
+    let inner = Block::bordered().inner(r);
+    let widths = super::column_widths(
+        Rect {
+            x: inner.x + 2,
+            width: inner.width.saturating_sub(2),
+            ..inner
+        },
+        columns.iter().map(|(_, c)| *c),
+    );
     let fit = |text: String, name: &str| {
         let width = columns
             .iter()
             .position(|(n, _)| *n == name)
-            .and_then(|i| laid_out.get(i))
-            .map_or(0, |c| usize::from(c.width));
-        truncate(&text, width)
+            .and_then(|i| widths.get(i).copied());
+        truncate(&text, width.unwrap_or(0))
     };
     let rows: Vec<Row> = jobs
         .shown_jobs()

@@ -70,6 +70,21 @@ pub fn beyond(rows: usize, height: u16) -> u16 {
         .min(usize::from(u16::MAX)) as u16
 }
 
+/// The widths a `Table` with these constraints (spacing 1, the default `Flex::Start`) gives
+/// its columns inside `inner`, so a cell's text can end in `…` instead of being cut silently.
+pub fn column_widths(
+    inner: Rect,
+    constraints: impl IntoIterator<Item = ratatui::layout::Constraint>,
+) -> Vec<usize> {
+    ratatui::layout::Layout::horizontal(constraints)
+        .flex(ratatui::layout::Flex::Start)
+        .spacing(1)
+        .split(inner)
+        .iter()
+        .map(|c| usize::from(c.width))
+        .collect()
+}
+
 /// Overlays take the whole screen between the header and the status bar (no fringe of the
 /// table showing through at the sides).
 pub fn overlay_area(area: Rect) -> Rect {

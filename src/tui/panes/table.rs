@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table};
 
@@ -476,14 +476,9 @@ pub fn draw(
     }
     // The columns as the table will lay them out, so that a name or an error too long for its
     // column ends in `…` instead of being cut silently.
-    let columns = Layout::horizontal(widths.clone())
-        .flex(Flex::Start)
-        .spacing(1)
-        .split(block.inner(area));
-    let fit = |text: String, column: usize| {
-        let width = columns.get(column).map_or(0, |c| usize::from(c.width));
-        truncate(&text, width)
-    };
+    let columns = super::column_widths(block.inner(area), widths.clone());
+    let fit =
+        |text: String, column: usize| truncate(&text, columns.get(column).copied().unwrap_or(0));
     // Only the visible slice is built: work grows with the screen, not the table.
     let rows: Vec<Row> = table
         .view
